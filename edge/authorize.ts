@@ -1,0 +1,143 @@
+import type { EdgeConfig } from "./config";
+import { corsHeaders, preflight } from "./cors";
+import { type HeaderValues, readAuthorization, readCredential } from "./credentials";
+import { type AccessDecision, DecisionCache } from "./DecisionCache";
+import { ForbiddenError, HttpError, UnauthorizedError } from "./errors";
+import type { JournalsClient } from "./JournalsClient";
+import type { KeyRing } from "./KeyRing";
+import { errorResponse, type GeneratedResponse, jsonResponse } from "./responses";
+import { type EntryRef, matchRoute, type Route } from "./routes";
+import { signAccessToken, signGrant, verifyAccessToken } from "./tokens";
+
+/** A viewer request as the decision needs it, whatever carried it (CloudFront, the local gateway). */
+export interface ViewerRequest {
+  readonly method: string;
+  /** The path, still percent-encoded, without the query string. */
+  readonly uri: string;
+  /** The raw query string, without `?`. */
+  readonly querystring: string;
+  readonly headers: HeaderValues;
+}
+
+/** What happens to a request: answered here, read from the bucket, or passed to the origin. */
+export type Decision =
+  | { readonly action: "respond"; readonly response: GeneratedResponse }
+  /** An authorized image read: fetch this object key; the query, cookies and credentials go no further. */
+  | { readonly action: "read-image"; readonly objectKey: string }
+  /** An `/api/*` request for the origin, carrying the grant (none for health). */
+  | { readonly action: "forward-to-origin"; readonly grant: string | undefined };
+
+/** One structured log line; never carries a credential, token or grant. */
+export type Log = (entry: Readonly<Record<string, unknown>>) => void;
+
+/** What a decision may consult. Built once per container. */
+export interface AuthorizeDeps {
+  readonly config: EdgeConfig;
+  readonly keys: KeyRing;
+  readonly journals: JournalsClient;
+  readonly decisions: DecisionCache;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  readonly log: Log;
+}
+
+/**
+ * The gateway's single access decision. An image read with a valid access token costs no network call;
+ * an `Authorization` credential is checked with the journals API (or its remembered answer); everything
+ * in doubt is refused with the contract's error JSON.
+ */
+export async function authorize(request: ViewerRequest, deps: AuthorizeDeps): Promise<Decision> {
+  const origin = request.headers.origin?.[0];
+  const cors = corsHeaders(origin, deps.config.corsAllowedOrigins);
+  try {
+    if (request.method === "OPTIONS") return respond(preflight(origin, deps.config.corsAllowedOrigins));
+    const route = matchRoute(request.method, request.uri);
+    return await decide(route, request, deps, cors);
+  } catch (error) {
+    if (!(error instanceof HttpError)) {
+      deps.log({
+        level: "error",
+        event: "edge_failure",
+        error: error instanceof Error ? error.name : "unknown",
+      });
+    }
+    return respond(errorResponse(error, cors));
+  }
+}
+
+/** The object key of an image: `{IMAGES_PREFIX}/{j}/entries/{e}/images/{i}`. */
+export function imageObjectKey(prefix: string, image: EntryRef & { readonly imageId: string }): string {
+  return `${prefix}/${image.journalId}/entries/${image.entryId}/images/${image.imageId}`;
+}
+
+async function decide(
+  route: Route,
+  request: ViewerRequest,
+  deps: AuthorizeDeps,
+  cors: Record<string, string>,
+): Promise<Decision> {
+  const nowSeconds = deps.now() / 1000;
+  switch (route.kind) {
+    case "health":
+      return { action: "forward-to-origin", grant: undefined };
+    case "image": {
+      const credential = readCredential(request.querystring, request.headers);
+      if (credential.kind === "token") {
+        const claims = await verifyAccessToken(deps.keys, credential.token, nowSeconds);
+        if (claims.journalId !== route.journalId || claims.entryId !== route.entryId) {
+          throw new ForbiddenError("forbidden", "The access token is for another entry.");
+        }
+      } else if (credential.kind === "authorization") {
+        await checkEntryAccess(credential.value, route, deps);
+      } else {
+        throw new UnauthorizedError(
+          "missing_credentials",
+          "An image read needs an access token or an Authorization header.",
+        );
+      }
+      return { action: "read-image", objectKey: imageObjectKey(deps.config.imagesPrefix, route) };
+    }
+    case "access": {
+      await checkEntryAccess(requireAuthorization(readAuthorization(request.headers)), route, deps);
+      const ttl = deps.config.tokenTtlSeconds;
+      const { token, expiresAt } = await signAccessToken(deps.keys, route, ttl, nowSeconds);
+      const cookie = `image_token=${token}; Path=/journals/${route.journalId}/entries/${route.entryId}/; Max-Age=${ttl}; HttpOnly; Secure; SameSite=None`;
+      const body = { token, expires_at: new Date(expiresAt * 1000).toISOString(), expires_in: ttl };
+      return respond(jsonResponse(200, body, { ...cors, "set-cookie": cookie }));
+    }
+    case "api": {
+      await checkEntryAccess(requireAuthorization(readAuthorization(request.headers)), route, deps);
+      const grant = await signGrant(deps.keys, { ...route, method: request.method }, nowSeconds);
+      return { action: "forward-to-origin", grant: grant.token };
+    }
+  }
+}
+
+function requireAuthorization(credential: ReturnType<typeof readAuthorization>): string {
+  if (credential.kind === "authorization") return credential.value;
+  throw new UnauthorizedError(
+    "missing_credentials",
+    "This request needs the notes app's Authorization header.",
+  );
+}
+
+/** Allows or throws, asking the journals API only when no answer is remembered. */
+async function checkEntryAccess(authorization: string, entry: EntryRef, deps: AuthorizeDeps): Promise<void> {
+  const key = DecisionCache.keyFor(authorization, entry);
+  const remembered = deps.decisions.get(key, deps.now());
+  if (remembered) {
+    if (remembered.allowed) return;
+    throw remembered.error;
+  }
+  const error = await deps.journals.check(authorization, entry);
+  const decision: AccessDecision = error ? { allowed: false, error } : { allowed: true };
+  if (!error || error.status === 401 || error.status === 403) deps.decisions.set(key, decision, deps.now());
+  if (error) {
+    if (error.status >= 500) deps.log({ level: "warn", event: "journals_failure", code: error.code });
+    throw error;
+  }
+}
+
+function respond(response: GeneratedResponse): Decision {
+  return { action: "respond", response };
+}

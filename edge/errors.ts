@@ -1,0 +1,76 @@
+/**
+ * HTTP errors of the contract. Each class only fixes a status and a code; `HttpError` knows how to
+ * render itself as `{"error": {"code", "message"}}`, the shape the edge and the origin share.
+ */
+export class HttpError extends Error {
+  public constructor(
+    public readonly status: number,
+    public readonly code: string,
+    message: string,
+    public readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  /** The contract's error body. */
+  public toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export class InvalidIdError extends HttpError {
+  public constructor(what: string) {
+    super(400, "invalid_id", `The ${what} id is not valid.`);
+  }
+}
+
+export class BadRequestError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(400, code, message);
+  }
+}
+
+export class UnauthorizedError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(401, code, message);
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(403, code, message);
+  }
+}
+
+export class NotFoundError extends HttpError {
+  public constructor(message = "No such resource.") {
+    super(404, "not_found", message);
+  }
+}
+
+export class MethodNotAllowedError extends HttpError {
+  public constructor(allowed: readonly string[]) {
+    super(405, "method_not_allowed", `Allowed methods: ${allowed.join(", ")}.`, {
+      allow: allowed.join(", "),
+    });
+  }
+}
+
+export class BadGatewayError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(502, code, message);
+  }
+}
+
+export class ServiceUnavailableError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(503, code, message);
+  }
+}
+
+export class GatewayTimeoutError extends HttpError {
+  public constructor(code: string, message: string) {
+    super(504, code, message);
+  }
+}

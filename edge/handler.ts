@@ -1,0 +1,110 @@
+import type {
+  CloudFrontHeaders,
+  CloudFrontRequest,
+  CloudFrontRequestHandler,
+  CloudFrontRequestResult,
+} from "aws-lambda";
+import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
+import { type EdgeConfig, edgeConfigFromEnv } from "./config";
+import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES } from "./constants";
+import { createEdgeDeps, once } from "./dependencies";
+import { HttpError, ServiceUnavailableError } from "./errors";
+import { errorResponse, type GeneratedResponse } from "./responses";
+
+/** Baked in by the build (`infra/build.ts`): Lambda@Edge has no environment variables. */
+declare const __IMAGE_GATEWAY_EDGE_CONFIG__: EdgeConfig | undefined;
+
+/** Headers that must never reach the bucket or the origin: they carry the viewer's credentials. */
+const CREDENTIAL_HEADERS = ["authorization", "cookie"] as const;
+
+/**
+ * Wraps `authorize` as a CloudFront viewer-request handler: the request goes on (rewritten) or a
+ * generated response comes back. `resolveDeps` is called per request and should memoize.
+ */
+export function createViewerRequestHandler(
+  resolveDeps: () => Promise<AuthorizeDeps>,
+): CloudFrontRequestHandler {
+  return async (event) => {
+    const request = event.Records[0]?.cf.request;
+    if (!request) throw new Error("Not a CloudFront viewer-request event.");
+    let decision: Decision;
+    try {
+      decision = await authorize(toViewerRequest(request), await resolveDeps());
+    } catch (error) {
+      console.log(JSON.stringify({ level: "error", event: "edge_init_failure", error: describe(error) }));
+      const unavailable = new ServiceUnavailableError(
+        "gateway_unavailable",
+        "The gateway is starting; try again.",
+      );
+      decision = { action: "respond", response: errorResponse(unavailable) };
+    }
+    return applyDecision(request, decision);
+  };
+}
+
+/** CloudFront's request as the decision reads it. */
+export function toViewerRequest(request: CloudFrontRequest): ViewerRequest {
+  const headers: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(request.headers))
+    headers[name] = values.map(({ value }) => value);
+  return { method: request.method, uri: request.uri, querystring: request.querystring, headers };
+}
+
+/** Carries a decision out on CloudFront's request. */
+export function applyDecision(request: CloudFrontRequest, decision: Decision): CloudFrontRequestResult {
+  switch (decision.action) {
+    case "respond":
+      return toCloudFrontResponse(decision.response);
+    case "read-image":
+      // Everything the viewer sent beyond the path would reach S3 and split the cache key.
+      request.uri = `/${decision.objectKey}`;
+      request.querystring = "";
+      stripHeaders(request.headers, [...CREDENTIAL_HEADERS, GRANT_HEADER]);
+      return request;
+    case "forward-to-origin":
+      // The grant replaces anything the viewer sent under that name.
+      stripHeaders(request.headers, [...CREDENTIAL_HEADERS, GRANT_HEADER]);
+      if (decision.grant)
+        request.headers[GRANT_HEADER] = [{ key: "X-Image-Gateway-Grant", value: decision.grant }];
+      return request;
+  }
+}
+
+function toCloudFrontResponse(response: GeneratedResponse): CloudFrontRequestResult {
+  const headers: CloudFrontHeaders = {};
+  for (const [name, value] of Object.entries(response.headers))
+    headers[name] = [{ key: titleCase(name), value }];
+  const result = {
+    status: String(response.status),
+    headers,
+    body: response.body,
+    bodyEncoding: "text" as const,
+  };
+  if (Buffer.byteLength(JSON.stringify(result)) > MAX_GENERATED_RESPONSE_BYTES) {
+    return toCloudFrontResponse(errorResponse(new HttpError(500, "internal_error", "Response too large.")));
+  }
+  return result;
+}
+
+function stripHeaders(headers: CloudFrontHeaders, names: readonly string[]): void {
+  for (const name of names) delete headers[name];
+}
+
+function titleCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : "unknown";
+}
+
+/** The deployed handler: configuration baked at build time, or the environment when run unbundled. */
+export const handler = createViewerRequestHandler(
+  once(() =>
+    createEdgeDeps(
+      typeof __IMAGE_GATEWAY_EDGE_CONFIG__ === "undefined"
+        ? edgeConfigFromEnv(process.env)
+        : __IMAGE_GATEWAY_EDGE_CONFIG__,
+    ),
+  ),
+);

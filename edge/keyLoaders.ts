@@ -1,0 +1,97 @@
+import type { SigningKey } from "./KeyRing";
+
+/**
+ * Where the signing keys come from. Lambda@Edge has no environment variables and nothing secret is baked
+ * into a bundle, so on AWS the keys live in Secrets Manager; locally they come from the environment or a
+ * key file. A loader is asked once per container.
+ */
+export interface SigningKeyLoader {
+  load(): Promise<SigningKey[]>;
+}
+
+/** How the baked configuration names the key source. */
+export type KeySource =
+  | { readonly type: "secrets-manager"; readonly secretId: string; readonly region: string }
+  | { readonly type: "env"; readonly variable: string }
+  | { readonly type: "file"; readonly path: string };
+
+/**
+ * Parses the key document kept in the secret, the variable or the file:
+ * `{"keys": [{"kid": "2026-11", "secret": "<base64url, at least 32 bytes>"}, ...]}`, first key signs.
+ */
+export function parseSigningKeys(document: string): SigningKey[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    throw new Error("The signing key document is not JSON.");
+  }
+  const keys = (parsed as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new Error('The signing key document has no "keys".');
+  return keys.map((entry: unknown, index) => {
+    const { kid, secret } = (entry ?? {}) as { kid?: unknown; secret?: unknown };
+    if (typeof kid !== "string" || typeof secret !== "string") {
+      throw new Error(`Signing key ${index} needs a string "kid" and "secret".`);
+    }
+    return { kid, secret: new Uint8Array(Buffer.from(secret, "base64url")) };
+  });
+}
+
+/** Serializes keys into the document `parseSigningKeys` reads. */
+export function formatSigningKeys(keys: readonly SigningKey[]): string {
+  return JSON.stringify({
+    keys: keys.map(({ kid, secret }) => ({ kid, secret: Buffer.from(secret).toString("base64url") })),
+  });
+}
+
+/** Keys already in memory (tests, and the local gateway once it has read or made its key file). */
+export function staticKeyLoader(keys: readonly SigningKey[]): SigningKeyLoader {
+  return { load: async () => [...keys] };
+}
+
+/** The one Secrets Manager call the loader makes; injectable because no local server answers it. */
+export type GetSecretString = (secretId: string, region: string) => Promise<string | undefined>;
+
+/** Chooses the loader the configuration names. */
+export function keyLoaderFor(source: KeySource, getSecretString: GetSecretString = fetchSecretString): SigningKeyLoader {
+  switch (source.type) {
+    case "env":
+      return {
+        load: async () => {
+          const document = process.env[source.variable];
+          if (!document) throw new Error(`${source.variable} is not set.`);
+          return parseSigningKeys(document);
+        },
+      };
+    case "file":
+      return {
+        load: async () => {
+          const { readFile } = await import("node:fs/promises");
+          return parseSigningKeys(await readFile(source.path, "utf8"));
+        },
+      };
+    case "secrets-manager":
+      return {
+        load: async () => {
+          // The Lambda runtime ships the AWS SDK; the bundle keeps it external to stay small.
+          const { SecretsManagerClient, GetSecretValueCommand } = await import(
+            "@aws-sdk/client-secrets-manager"
+          );
+          const client = new SecretsManagerClient({ region: source.region });
+          const { SecretString } = await client.send(
+            new GetSecretValueCommand({ SecretId: source.secretId }),
+          );
+          if (!SecretString) throw new Error("The signing key secret has no string value.");
+          return parseSigningKeys(SecretString);
+        },
+      };
+  }
+}
+
+async function fetchSecretString(secretId: string, region: string): Promise<string | undefined> {
+  // The Lambda runtime ships the AWS SDK; the bundle keeps it external to stay small.
+  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+  const client = new SecretsManagerClient({ region });
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  return SecretString;
+}

@@ -1,0 +1,12 @@
+/**
+ * `npm run build`: bundles every function into `dist/`. The edge bundle built here reads its configuration
+ * from the environment; the CDK app bundles it again with the deployment's configuration baked in.
+ */
+import { join, relative } from "node:path";
+import { bundleEdge, EDGE_BUNDLE_TARGET_BYTES, ROOT } from "./bundle";
+
+const edge = await bundleEdge(join(ROOT, "dist/edge"));
+const verdict = edge.bytes <= EDGE_BUNDLE_TARGET_BYTES ? "within" : "ABOVE";
+console.log(
+  `edge bundle: ${relative(ROOT, edge.file)} ${edge.bytes} bytes (${verdict} the ${EDGE_BUNDLE_TARGET_BYTES}-byte target)`,
+);

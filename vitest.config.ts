@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Suites start real servers on loopback; two workers fit the 2-core machines CI runs on.
+    maxWorkers: 2,
+  },
+});
