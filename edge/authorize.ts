@@ -1,3 +1,4 @@
+import type { BoundedCache } from "./BoundedCache";
 import type { EdgeConfig } from "./config";
 import { corsHeaders, preflight } from "./cors";
 import { type HeaderValues, readAuthorization, readCredential } from "./credentials";
@@ -7,7 +8,7 @@ import type { JournalsClient } from "./JournalsClient";
 import type { KeyRing } from "./KeyRing";
 import { errorResponse, type GeneratedResponse, jsonResponse } from "./responses";
 import { type EntryRef, matchRoute, type Route } from "./routes";
-import { signAccessToken, signGrant, verifyAccessToken } from "./tokens";
+import { type AccessClaims, signAccessToken, signGrant, verifyAccessToken } from "./tokens";
 
 /** A viewer request as the decision needs it, whatever carried it (CloudFront, the local gateway). */
 export interface ViewerRequest {
@@ -36,6 +37,8 @@ export interface AuthorizeDeps {
   readonly keys: KeyRing;
   readonly journals: JournalsClient;
   readonly decisions: DecisionCache;
+  /** Access tokens already verified in this container, until they expire: a gallery reuses one token. */
+  readonly verifiedTokens: BoundedCache<AccessClaims>;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   readonly log: Log;
@@ -83,7 +86,7 @@ async function decide(
     case "image": {
       const credential = readCredential(request.querystring, request.headers);
       if (credential.kind === "token") {
-        const claims = await verifyAccessToken(deps.keys, credential.token, nowSeconds);
+        const claims = await verifyToken(credential.token, deps);
         if (claims.journalId !== route.journalId || claims.entryId !== route.entryId) {
           throw new ForbiddenError("forbidden", "The access token is for another entry.");
         }
@@ -136,6 +139,16 @@ async function checkEntryAccess(authorization: string, entry: EntryRef, deps: Au
     if (error.status >= 500) deps.log({ level: "warn", event: "journals_failure", code: error.code });
     throw error;
   }
+}
+
+/** Verifies with jose once per token and container; a remembered token still expires on time. */
+async function verifyToken(token: string, deps: AuthorizeDeps): Promise<AccessClaims> {
+  const nowMs = deps.now();
+  const remembered = deps.verifiedTokens.get(token, nowMs);
+  if (remembered) return remembered;
+  const claims = await verifyAccessToken(deps.keys, token, nowMs / 1000);
+  deps.verifiedTokens.set(token, claims, claims.expiresAt * 1000, nowMs);
+  return claims;
 }
 
 function respond(response: GeneratedResponse): Decision {

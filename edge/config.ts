@@ -110,14 +110,14 @@ export function parseOriginList(value: string): string[] {
 function keySourceFromEnv(env: NodeJS.ProcessEnv): KeySource | undefined {
   if (env.SIGNING_KEYS) return { type: "env", variable: "SIGNING_KEYS" };
   if (env.SIGNING_KEYS_FILE) return { type: "file", path: env.SIGNING_KEYS_FILE };
-  if (env.SIGNING_KEYS_SECRET_ID) {
-    return {
-      type: "secrets-manager",
-      secretId: env.SIGNING_KEYS_SECRET_ID,
-      region: env.AWS_REGION ?? "us-east-1",
-    };
-  }
+  const secretId = env.SIGNING_KEYS_SECRET_ID;
+  if (secretId) return { type: "secrets-manager", secretId, region: secretRegion(secretId, env.AWS_REGION) };
   return undefined;
+}
+
+/** A secret ARN names its region (the keys live in us-east-1, beside the edge); a bare name uses ours. */
+export function secretRegion(secretId: string, fallback = "us-east-1"): string {
+  return /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1] ?? fallback;
 }
 
 function optionalNumber(value: string | undefined): number | undefined {

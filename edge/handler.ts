@@ -7,7 +7,7 @@ import type {
 import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
 import { type EdgeConfig, edgeConfigFromEnv } from "./config";
 import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES } from "./constants";
-import { createEdgeDeps, once } from "./dependencies";
+import { createEdgeDeps, refreshing } from "./dependencies";
 import { HttpError, ServiceUnavailableError } from "./errors";
 import { errorResponse, type GeneratedResponse } from "./responses";
 
@@ -98,13 +98,18 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : "unknown";
 }
 
+/** How often a warm container reloads its signing keys, so a rotation needs no redeploy. */
+export const KEY_REFRESH_MS = 5 * 60 * 1000;
+
 /** The deployed handler: configuration baked at build time, or the environment when run unbundled. */
 export const handler = createViewerRequestHandler(
-  once(() =>
-    createEdgeDeps(
-      typeof __IMAGE_GATEWAY_EDGE_CONFIG__ === "undefined"
-        ? edgeConfigFromEnv(process.env)
-        : __IMAGE_GATEWAY_EDGE_CONFIG__,
-    ),
+  refreshing(
+    () =>
+      createEdgeDeps(
+        typeof __IMAGE_GATEWAY_EDGE_CONFIG__ === "undefined"
+          ? edgeConfigFromEnv(process.env)
+          : __IMAGE_GATEWAY_EDGE_CONFIG__,
+      ),
+    KEY_REFRESH_MS,
   ),
 );

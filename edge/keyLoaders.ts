@@ -18,6 +18,7 @@ export type KeySource =
 /**
  * Parses the key document kept in the secret, the variable or the file:
  * `{"keys": [{"kid": "2026-11", "secret": "<base64url, at least 32 bytes>"}, ...]}`, first key signs.
+ * A single `{"kid", "secret"}` object is accepted too: it is what Secrets Manager generates on deploy.
  */
 export function parseSigningKeys(document: string): SigningKey[] {
   let parsed: unknown;
@@ -26,7 +27,11 @@ export function parseSigningKeys(document: string): SigningKey[] {
   } catch {
     throw new Error("The signing key document is not JSON.");
   }
-  const keys = (parsed as { keys?: unknown })?.keys;
+  const single = parsed as { kid?: unknown; secret?: unknown } | null;
+  const keys =
+    single?.kid !== undefined && single.secret !== undefined
+      ? [single]
+      : (parsed as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new Error('The signing key document has no "keys".');
   return keys.map((entry: unknown, index) => {
     const { kid, secret } = (entry ?? {}) as { kid?: unknown; secret?: unknown };
@@ -53,7 +58,10 @@ export function staticKeyLoader(keys: readonly SigningKey[]): SigningKeyLoader {
 export type GetSecretString = (secretId: string, region: string) => Promise<string | undefined>;
 
 /** Chooses the loader the configuration names. */
-export function keyLoaderFor(source: KeySource, getSecretString: GetSecretString = fetchSecretString): SigningKeyLoader {
+export function keyLoaderFor(
+  source: KeySource,
+  getSecretString: GetSecretString = fetchSecretString,
+): SigningKeyLoader {
   switch (source.type) {
     case "env":
       return {
@@ -73,16 +81,9 @@ export function keyLoaderFor(source: KeySource, getSecretString: GetSecretString
     case "secrets-manager":
       return {
         load: async () => {
-          // The Lambda runtime ships the AWS SDK; the bundle keeps it external to stay small.
-          const { SecretsManagerClient, GetSecretValueCommand } = await import(
-            "@aws-sdk/client-secrets-manager"
-          );
-          const client = new SecretsManagerClient({ region: source.region });
-          const { SecretString } = await client.send(
-            new GetSecretValueCommand({ SecretId: source.secretId }),
-          );
-          if (!SecretString) throw new Error("The signing key secret has no string value.");
-          return parseSigningKeys(SecretString);
+          const document = await getSecretString(source.secretId, source.region);
+          if (!document) throw new Error("The signing key secret has no string value.");
+          return parseSigningKeys(document);
         },
       };
   }

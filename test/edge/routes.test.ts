@@ -24,15 +24,31 @@ describe("matchRoute", () => {
 
   it.each([
     ["POST", "/api/journals/j/entries/e/access", { kind: "access", journalId: "j", entryId: "e" }],
-    ["GET", "/api/journals/j/entries/e/images", { kind: "api", resource: "images", journalId: "j", entryId: "e" }],
-    ["POST", "/api/journals/j/entries/e/images", { kind: "api", resource: "images", journalId: "j", entryId: "e" }],
-    ["DELETE", "/api/journals/j/entries/e/images", { kind: "api", resource: "images", journalId: "j", entryId: "e" }],
+    [
+      "GET",
+      "/api/journals/j/entries/e/images",
+      { kind: "api", resource: "images", journalId: "j", entryId: "e" },
+    ],
+    [
+      "POST",
+      "/api/journals/j/entries/e/images",
+      { kind: "api", resource: "images", journalId: "j", entryId: "e" },
+    ],
+    [
+      "DELETE",
+      "/api/journals/j/entries/e/images",
+      { kind: "api", resource: "images", journalId: "j", entryId: "e" },
+    ],
     [
       "DELETE",
       `/api/journals/j/entries/e/images/${IMAGE_ID}`,
       { kind: "api", resource: "image", journalId: "j", entryId: "e", id: IMAGE_ID },
     ],
-    ["POST", "/api/journals/j/entries/e/uploads", { kind: "api", resource: "uploads", journalId: "j", entryId: "e" }],
+    [
+      "POST",
+      "/api/journals/j/entries/e/uploads",
+      { kind: "api", resource: "uploads", journalId: "j", entryId: "e" },
+    ],
     [
       "GET",
       `/api/journals/j/entries/e/uploads/${IMAGE_ID}`,
@@ -99,6 +115,10 @@ describe("matchRoute", () => {
     ["PATCH", "/api/journals/j/entries/e/images", "GET, POST, DELETE"],
     ["POST", `/api/journals/j/entries/e/images/${IMAGE_ID}`, "GET, DELETE"],
   ])("answers 405 for %s %s with Allow: %s", (method, uri, allow) => {
-    expect(refusal(method, uri)).toMatchObject({ status: 405, code: "method_not_allowed", headers: { allow } });
+    expect(refusal(method, uri)).toMatchObject({
+      status: 405,
+      code: "method_not_allowed",
+      headers: { allow },
+    });
   });
 });
