@@ -42,7 +42,37 @@ export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<B
   });
   const { size: bytes } = await stat(file);
   if (bytes > EDGE_BUNDLE_LIMIT_BYTES) {
-    throw new Error(`Edge bundle is ${bytes} bytes, above Lambda@Edge's ${EDGE_BUNDLE_LIMIT_BYTES}-byte limit.`);
+    throw new Error(
+      `Edge bundle is ${bytes} bytes, above Lambda@Edge's ${EDGE_BUNDLE_LIMIT_BYTES}-byte limit.`,
+    );
   }
+  return { file, bytes };
+}
+
+/**
+ * Bundles the origin function (ALB target) into one minified ESM file reading its configuration from the
+ * environment. The AWS SDK stays external (the runtime provides it), and so does better-sqlite3: only the
+ * local gateway uses SQLite, and the origin loads it lazily, so the Lambda path never needs it.
+ */
+export async function bundleOrigin(outdir: string): Promise<BundleResult> {
+  await mkdir(outdir, { recursive: true });
+  const file = join(outdir, "index.mjs");
+  await build({
+    entryPoints: [join(ROOT, "origin/handler.ts")],
+    outfile: file,
+    bundle: true,
+    minify: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    external: ["@aws-sdk/*", "better-sqlite3"],
+    // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
+    banner: {
+      js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
+    },
+    legalComments: "eof",
+    logLevel: "warning",
+  });
+  const { size: bytes } = await stat(file);
   return { file, bytes };
 }

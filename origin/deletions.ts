@@ -1,0 +1,100 @@
+import { imageObjectKey, type Log } from "../edge/authorize";
+import type { EntryRef } from "../edge/routes";
+import { settleEach } from "./concurrency";
+import { StorageUnavailableError } from "./errors";
+import { describeError } from "./logging";
+import type { ImageRecord, ImageRef, ImageStore, Invalidator, MetadataStore } from "./ports";
+import { imageUrl, objectKeyOf } from "./records";
+
+/** What deleting images needs. */
+export interface DeleteImagesDeps {
+  readonly imagesPrefix: string;
+  readonly images: ImageStore;
+  readonly metadata: MetadataStore;
+  readonly invalidator: Invalidator;
+  readonly log: Log;
+}
+
+const OBJECT_CONCURRENCY = 8;
+
+/**
+ * Deletes one image: its record first (so it is never listed without bytes), then its object, then the
+ * CDN's copies.
+ *
+ * @returns the removed record, or `undefined` when the entry has no such image
+ * @throws {StorageUnavailableError} when the object stays; its record is then put back
+ */
+export async function deleteImage(image: ImageRef, deps: DeleteImagesDeps): Promise<ImageRecord | undefined> {
+  const record = await deps.metadata.delete(image);
+  if (!record) return undefined;
+  await removeObjects([record], deps, () => [
+    imageUrl(image),
+    `/${imageObjectKey(deps.imagesPrefix, image)}`,
+  ]);
+  return record;
+}
+
+/**
+ * Deletes every image of an entry, in the same order as `deleteImage`. Deleting an entry without images
+ * does nothing, so a retry is harmless.
+ *
+ * @returns the removed records, oldest first
+ * @throws {StorageUnavailableError} when some objects stay; their records are then put back
+ */
+export async function deleteEntryImages(entry: EntryRef, deps: DeleteImagesDeps): Promise<ImageRecord[]> {
+  const records = await deps.metadata.deleteByEntry(entry);
+  if (records.length === 0) return [];
+  const everyImage = { ...entry, imageId: "*" };
+  await removeObjects(records, deps, () => [
+    imageUrl(everyImage),
+    `/${imageObjectKey(deps.imagesPrefix, everyImage)}`,
+  ]);
+  return records;
+}
+
+/**
+ * Deletes the objects of records already removed, then invalidates what went. The edge rewrites an image
+ * path to its object key before the cache lookup, so both the viewer's path and the key are invalidated,
+ * as CloudFront advises for rewritten URIs.
+ */
+async function removeObjects(
+  records: readonly ImageRecord[],
+  deps: DeleteImagesDeps,
+  invalidationPaths: () => string[],
+): Promise<void> {
+  const results = await settleEach(records, OBJECT_CONCURRENCY, (record) =>
+    deps.images.delete(objectKeyOf(deps.imagesPrefix, record)),
+  );
+  const kept = records.filter((_record, index) => results[index]?.status === "rejected");
+  if (kept.length < records.length) await invalidate(invalidationPaths(), deps);
+  if (kept.length === 0) return;
+  await settleEach(kept, OBJECT_CONCURRENCY, (record) => restoreRecord(record, deps));
+  const failure = results.find((result) => result.status === "rejected");
+  throw new StorageUnavailableError(
+    kept.length === 1 && records.length === 1
+      ? "The image could not be deleted; it is kept. Try again."
+      : `${kept.length} of ${records.length} images could not be deleted; they are kept. Try again.`,
+    failure?.status === "rejected" ? failure.reason : undefined,
+  );
+}
+
+/** Puts back the record of an object that could not be deleted, so it is neither hidden nor lost. */
+async function restoreRecord(record: ImageRecord, deps: DeleteImagesDeps): Promise<void> {
+  const key = objectKeyOf(deps.imagesPrefix, record);
+  try {
+    const { created } = await deps.metadata.put(record);
+    if (!created)
+      deps.log({ level: "error", event: "orphan_object", object_key: key, error: "duplicate record" });
+  } catch (error) {
+    deps.log({ level: "error", event: "orphan_object", object_key: key, error: describeError(error) });
+  }
+}
+
+/** A failed invalidation only delays the CDN; the delete itself is done. */
+async function invalidate(paths: readonly string[], deps: DeleteImagesDeps): Promise<void> {
+  try {
+    await deps.invalidator.invalidate(paths);
+  } catch (error) {
+    deps.log({ level: "warn", event: "invalidation_failed", paths, error: describeError(error) });
+  }
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
+import { S3Client } from "@aws-sdk/client-s3";
+import type { Log } from "../edge/authorize";
+import { refreshing } from "../edge/dependencies";
+import { KeyRing } from "../edge/KeyRing";
+import { keyLoaderFor, type SigningKeyLoader } from "../edge/keyLoaders";
+import { CloudFrontInvalidator, noInvalidation } from "./CloudFrontInvalidator";
+import type { OriginConfig } from "./config";
+import { SECRET_REFRESH_MS } from "./constants";
+import { createMetadataStore, type MetadataStoreOverrides } from "./createMetadataStore";
+import { consoleLog } from "./logging";
+import type { ImageStore, Invalidator, MetadataStore } from "./ports";
+import { S3ImageStore } from "./S3ImageStore";
+
+/** Everything the origin app consults. Built once per container and passed in; nothing is global. */
+export interface OriginDeps {
+  readonly config: OriginConfig;
+  /** The keys that verify the edge's grants, reloaded now and then so a rotation reaches warm containers. */
+  readonly keys: () => Promise<KeyRing>;
+  readonly images: ImageStore;
+  readonly metadata: MetadataStore;
+  readonly invalidator: Invalidator;
+  readonly log: Log;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** A new lower-case UUID. */
+  readonly uuid: () => string;
+}
+
+/** The stores alone: what the reconcile command needs. */
+export type OriginStores = Pick<OriginDeps, "images" | "metadata">;
+
+/** What a caller may replace: tests and the local gateway pass their own; AWS uses the defaults. */
+export interface OriginOverrides extends MetadataStoreOverrides {
+  readonly keyLoader?: SigningKeyLoader;
+  readonly s3Client?: S3Client;
+  readonly invalidator?: Invalidator;
+  readonly log?: Log;
+  readonly now?: () => number;
+  readonly uuid?: () => string;
+}
+
+/**
+ * Builds the origin's dependencies from its configuration: keys loaded now and reloaded every few minutes,
+ * one client per service.
+ */
+export async function createOriginDeps(
+  config: OriginConfig,
+  overrides: OriginOverrides = {},
+): Promise<OriginDeps> {
+  const keyLoader = overrides.keyLoader ?? keyLoaderFor(config.signingKeys, overrides.getSecretString);
+  const now = overrides.now ?? Date.now;
+  const keys = refreshing(async () => KeyRing.create(await keyLoader.load()), SECRET_REFRESH_MS, now);
+  // Loaded now, so a missing or broken key fails the container's start, not its first grant.
+  await keys();
+  const uuid = overrides.uuid ?? randomUUID;
+  return {
+    config,
+    keys,
+    ...(await createOriginStores(config, { ...overrides, now })),
+    invalidator: overrides.invalidator ?? invalidatorFor(config, uuid),
+    log: overrides.log ?? consoleLog,
+    now,
+    uuid,
+  };
+}
+
+/** The image and metadata stores the configuration names. */
+export async function createOriginStores(
+  config: OriginConfig,
+  overrides: Pick<OriginOverrides, "s3Client" | "fetch" | "getSecretString" | "now"> = {},
+): Promise<OriginStores> {
+  return {
+    images: new S3ImageStore(overrides.s3Client ?? s3ClientFor(config), config.bucketName),
+    metadata: await createMetadataStore(config.metadata, overrides),
+  };
+}
+
+/**
+ * An S3 client for the configured bucket. An S3-compatible server is addressed by path and sent only the
+ * checksums S3 requires: such servers often lack the newer checksum headers.
+ */
+export function s3ClientFor(config: Pick<OriginConfig, "region" | "s3Endpoint">): S3Client {
+  if (config.s3Endpoint === undefined) return new S3Client({ region: config.region });
+  return new S3Client({
+    region: config.region,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+function invalidatorFor(config: OriginConfig, uuid: () => string): Invalidator {
+  if (config.distributionId === undefined) return noInvalidation;
+  // CloudFront's API lives in us-east-1 whatever region the function runs in.
+  return new CloudFrontInvalidator(
+    new CloudFrontClient({ region: "us-east-1" }),
+    config.distributionId,
+    uuid,
+  );
+}

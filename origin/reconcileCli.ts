@@ -1,0 +1,33 @@
+/**
+ * `npm run reconcile [-- --fix] [-- --grace-seconds=N]`: lists objects without records and records without
+ * objects in the configured stores (the same environment as the origin); `--fix` removes the orphan
+ * objects. Prints the report as JSON and exits 1 when something is left for a person to look at.
+ */
+import { parseArgs } from "node:util";
+import { originConfigFromEnv } from "./config";
+import { createOriginStores } from "./dependencies";
+import { DEFAULT_RECONCILE_GRACE_MS, needsAttention, reconcile } from "./reconcile";
+
+const { values } = parseArgs({
+  options: {
+    fix: { type: "boolean", default: false },
+    "grace-seconds": { type: "string", default: String(DEFAULT_RECONCILE_GRACE_MS / 1000) },
+  },
+});
+const graceSeconds = Number(values["grace-seconds"]);
+if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
+  throw new Error(`--grace-seconds must be a number of seconds, not "${values["grace-seconds"]}".`);
+}
+
+const config = originConfigFromEnv(process.env);
+const stores = await createOriginStores(config);
+try {
+  const report = await reconcile(
+    { imagesPrefix: config.imagesPrefix, ...stores, now: Date.now },
+    { fix: values.fix, graceMs: graceSeconds * 1000 },
+  );
+  console.log(JSON.stringify(report, null, 2));
+  process.exitCode = needsAttention(report) ? 1 : 0;
+} finally {
+  await stores.metadata.close();
+}

@@ -1,0 +1,27 @@
+import type { GetSecretString } from "../edge/keyLoaders";
+import type { SecretSource } from "./config";
+
+/**
+ * The secret a source names. A Secrets Manager secret is fetched through `getSecretString`, injectable
+ * because no local server answers it; callers memoize so a container fetches it once.
+ *
+ * @throws {Error} when the secret is missing or empty
+ */
+export async function resolveSecret(
+  source: SecretSource,
+  getSecretString: GetSecretString = fetchSecretString,
+): Promise<string> {
+  if (source.type === "value") return source.value;
+  const value = await getSecretString(source.secretId, source.region);
+  if (!value) throw new Error(`The secret ${source.secretId} has no string value.`);
+  return value.trim();
+}
+
+/** The one Secrets Manager call: `GetSecretValue` in the secret's region. */
+export async function fetchSecretString(secretId: string, region: string): Promise<string | undefined> {
+  // The Lambda runtime ships the AWS SDK; the bundle keeps it external and loads it only when needed.
+  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
+  const client = new SecretsManagerClient({ region });
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  return SecretString;
+}
