@@ -1,9 +1,17 @@
 import { ForbiddenError } from "./errors";
 import { emptyResponse, type GeneratedResponse } from "./responses";
 
-const ALLOWED_METHODS = "GET, HEAD, POST, DELETE, OPTIONS";
-const ALLOWED_HEADERS = "Authorization, Content-Type, Range, If-None-Match";
-const PREFLIGHT_MAX_AGE_SECONDS = "600";
+/**
+ * What the gateway grants a configured origin, in one place: the edge answers preflights from it, and
+ * CloudFront's response-headers policy (infra/) adds the same to bucket and origin responses.
+ */
+export const CORS_GRANT = {
+  allowCredentials: true,
+  allowMethods: ["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type", "Range", "If-None-Match"],
+  exposeHeaders: ["Content-Length", "Content-Range", "ETag"],
+  maxAgeSeconds: 600,
+} as const;
 
 /**
  * CORS headers for a request from `origin`: only for an exact configured origin, never a wildcard,
@@ -13,8 +21,8 @@ export function corsHeaders(origin: string | undefined, allowed: readonly string
   if (!origin || !allowed.includes(origin)) return {};
   return {
     "access-control-allow-origin": origin,
-    "access-control-allow-credentials": "true",
-    "access-control-expose-headers": "Content-Length, Content-Range, ETag",
+    "access-control-allow-credentials": String(CORS_GRANT.allowCredentials),
+    "access-control-expose-headers": CORS_GRANT.exposeHeaders.join(", "),
     vary: "Origin",
   };
 }
@@ -26,15 +34,16 @@ export function corsHeaders(origin: string | undefined, allowed: readonly string
  * @throws {ForbiddenError} `cors_origin_not_allowed`
  */
 export function preflight(origin: string | undefined, allowed: readonly string[]): GeneratedResponse {
-  if (!origin) return emptyResponse(204, { allow: ALLOWED_METHODS });
+  const methods = CORS_GRANT.allowMethods.join(", ");
+  if (!origin) return emptyResponse(204, { allow: methods });
   const headers = corsHeaders(origin, allowed);
   if (!headers["access-control-allow-origin"]) {
     throw new ForbiddenError("cors_origin_not_allowed", "This origin may not call the image gateway.");
   }
   return emptyResponse(204, {
     ...headers,
-    "access-control-allow-methods": ALLOWED_METHODS,
-    "access-control-allow-headers": ALLOWED_HEADERS,
-    "access-control-max-age": PREFLIGHT_MAX_AGE_SECONDS,
+    "access-control-allow-methods": methods,
+    "access-control-allow-headers": CORS_GRANT.allowHeaders.join(", "),
+    "access-control-max-age": String(CORS_GRANT.maxAgeSeconds),
   });
 }
