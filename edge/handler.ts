@@ -3,6 +3,7 @@ import type {
   CloudFrontRequest,
   CloudFrontRequestHandler,
   CloudFrontRequestResult,
+  CloudFrontResultResponse,
 } from "aws-lambda";
 import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
 import { type EdgeConfig, edgeConfigFromEnv } from "./config";
@@ -68,6 +69,14 @@ export function applyDecision(request: CloudFrontRequest, decision: Decision): C
         request.headers[GRANT_HEADER] = [{ key: "X-Image-Gateway-Grant", value: decision.grant }];
       return request;
   }
+}
+
+/** Whether a handler's result is a generated response rather than the request going on. */
+export function isGeneratedResponse(
+  // biome-ignore lint/suspicious/noConfusingVoidType: CloudFrontRequestHandler's own result type includes void
+  result: CloudFrontRequestResult | void,
+): result is CloudFrontResultResponse {
+  return typeof result === "object" && result !== null && "status" in result;
 }
 
 function toCloudFrontResponse(response: GeneratedResponse): CloudFrontRequestResult {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { close, listen } from "./listen";
 
-/** How the double answers the next requests: its own rules, a fixed status, a hang, or a dropped connection. */
+/** How the server answers the next requests: its own rules, a fixed status, a hang, or a dropped connection. */
 export type JournalsBehaviour = "rules" | number | "hang" | "drop";
 
 export interface JournalsCall {
@@ -13,9 +13,10 @@ export interface JournalsCall {
 /**
  * A journals API on loopback that keeps the notes app's contract: `GET /journals/{j}/entries/{e}` with the
  * caller's `Authorization`; 401 for an unknown credential, 404 for an unknown entry, 403 for an entry the
- * caller may not open, 200 with the entry otherwise. Faults can be switched on per test.
+ * caller may not open, 200 with the entry otherwise. `npm start` runs it with demo users when no
+ * `JOURNALS_API_URL` is set; tests run it with their own users and switch faults on.
  */
-export class JournalsApiDouble {
+export class JournalsApiServer {
   public behaviour: JournalsBehaviour = "rules";
   public readonly calls: JournalsCall[] = [];
   private readonly server: Server;
@@ -50,16 +51,14 @@ export class JournalsApiDouble {
     });
   }
 
-  public async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+  /** Listens on loopback (an ephemeral port unless one is given) and answers the base URL. */
+  public async start(port = 0): Promise<string> {
+    return `http://127.0.0.1:${await listen(this.server, port)}`;
   }
 
   public async stop(): Promise<void> {
     for (const release of this.hanging) release();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await close(this.server);
   }
 
   public reset(): void {

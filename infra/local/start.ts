@@ -1,5 +1,59 @@
 /**
- * `npm start`: the whole gateway on one machine. The one-machine gateway (CloudFront played around the same
- * edge and origin code, S3-compatible storage, SQLite) arrives with its own issue.
+ * `npm start`: the whole gateway on one machine, on its embedded defaults. Every configuration name of
+ * the contract is read from the environment; nothing outside the machine is needed.
  */
-console.log("not yet: see the one-machine gateway issue (`npm start` will run the whole gateway locally).");
+import { startLocalGateway } from "./LocalGateway";
+import { createLocalOrigin } from "./localOrigin";
+
+const port = Number(process.env.PORT) || 8080;
+let gateway: Awaited<ReturnType<typeof startLocalGateway>>;
+try {
+  gateway = await startLocalGateway({ env: process.env, createOrigin: createLocalOrigin });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(
+    code === "EADDRINUSE"
+      ? `image-gateway: port ${port} is already in use; set PORT to a free port (PORT=8081 npm start).`
+      : `image-gateway: could not start: ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
+
+const lines = [
+  "",
+  `Image gateway running at ${gateway.url}`,
+  "",
+  `  demo page      ${gateway.demoUsers ? `${gateway.url}/` : "(off: JOURNALS_API_URL is set)"}`,
+  `  API            ${gateway.url}/api/health`,
+  `  images         ${gateway.url}/journals/{journal}/entries/{entry}/images/{image}`,
+  `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
+  `  storage        ${gateway.s3.endpoint}  (bucket ${gateway.s3.bucket}, S3-compatible)`,
+  `  data           ${gateway.dataDir}/`,
+];
+if (gateway.demoUsers) {
+  lines.push("", "Demo users (send as the Authorization header):");
+  for (const user of gateway.demoUsers) {
+    const entries = user.journals.flatMap((journal) =>
+      journal.entries.map((entry) => `${journal.id}/${entry.id}`),
+    );
+    lines.push(`  ${user.name.padEnd(6)} ${user.authorization}`, `         opens ${entries.join(", ")}`);
+  }
+}
+lines.push("", "Press Ctrl+C to stop.", "");
+console.log(lines.join("\n"));
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: finishing requests under way, then stopping.`);
+    gateway.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`image-gateway: shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -16,15 +16,15 @@ import { KeyRing } from "../../edge/KeyRing";
 import { formatSigningKeys, staticKeyLoader } from "../../edge/keyLoaders";
 import { signAccessToken } from "../../edge/tokens";
 import { bundleEdge, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/bundle";
+import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
 import { ACCESS, CONTEXT, ENTRY, loadEvent, makeKey, withToken } from "../support/edge";
-import { JournalsApiDouble } from "../support/journalsApi";
 import { fixed, median, quantile, report, timeCalls } from "./stats";
 
 const ITERATIONS = Number(process.env.BENCH_EDGE_ITERATIONS ?? 100_000);
 const COLD_RUNS = 7;
 
 export async function benchEdge(): Promise<void> {
-  const journals = new JournalsApiDouble(ACCESS);
+  const journals = new JournalsApiServer(ACCESS);
   const journalsApiUrl = await journals.start();
   const key = makeKey("bench");
   const config = resolveEdgeConfig({

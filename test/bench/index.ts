@@ -1,4 +1,10 @@
 /** `npm run bench`: every benchmark, each printing its figures beside a baseline measured in the same run. */
 import { benchEdge } from "./edge";
+import { benchLocal } from "./local";
+import { benchOrigin } from "./origin";
+import { benchSynth } from "./synth";
 
 await benchEdge();
+await benchOrigin();
+await benchLocal();
+await benchSynth();

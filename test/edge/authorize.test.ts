@@ -4,6 +4,7 @@ import { authorize, type Decision, type ViewerRequest } from "../../edge/authori
 import { KeyRing } from "../../edge/KeyRing";
 import type { EntryRef } from "../../edge/routes";
 import { signAccessToken, verifyAccessToken, verifyGrant } from "../../edge/tokens";
+import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
 import {
   ACCESS,
   ALICE,
@@ -16,14 +17,13 @@ import {
   OTHER_ENTRY,
   type TestEdge,
 } from "../support/edge";
-import { JournalsApiDouble } from "../support/journalsApi";
 
 const IMAGE_URI = `/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images/${IMAGE_ID}`;
 const OBJECT_KEY = `dev/${ENTRY.journalId}/entries/${ENTRY.entryId}/images/${IMAGE_ID}`;
 const ACCESS_URI = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/access`;
 const IMAGES_URI = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images`;
 
-const journals = new JournalsApiDouble(ACCESS);
+const journals = new JournalsApiServer(ACCESS);
 let journalsUrl: string;
 const currentKey = makeKey("2026-11");
 const previousKey = makeKey("2026-10");
@@ -117,7 +117,7 @@ describe("authorize: journals API answers", () => {
 
   it("answers 502 when nothing listens at the journals URL", async () => {
     // Prepare
-    const closed = new JournalsApiDouble(ACCESS);
+    const closed = new JournalsApiServer(ACCESS);
     const url = await closed.start();
     await closed.stop();
     const unreachable = await makeEdge(url, [currentKey]);

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveEdgeConfig } from "../../edge/config";
 import { formatSigningKeys } from "../../edge/keyLoaders";
 import { bundleEdge, EDGE_BUNDLE_LIMIT_BYTES, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/bundle";
+import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
 import { ACCESS, CONTEXT, IMAGE_ID, loadEvent, makeKey } from "../support/edge";
-import { JournalsApiDouble } from "../support/journalsApi";
 
-const journals = new JournalsApiDouble(ACCESS);
+const journals = new JournalsApiServer(ACCESS);
 let dir: string;
 let bundle: { file: string; bytes: number };
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createViewerRequestHandler } from "../../edge/handler";
 import { KeyRing } from "../../edge/KeyRing";
 import { signAccessToken, verifyGrant } from "../../edge/tokens";
+import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
 import {
   ACCESS,
   ALICE,
@@ -17,9 +18,8 @@ import {
   type TestEdge,
   withToken,
 } from "../support/edge";
-import { JournalsApiDouble } from "../support/journalsApi";
 
-const journals = new JournalsApiDouble(ACCESS);
+const journals = new JournalsApiServer(ACCESS);
 const key = makeKey("2026-11");
 let edge: TestEdge;
 let journalsUrl: string;

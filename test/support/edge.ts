@@ -1,12 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type {
-  CloudFrontRequestEvent,
-  CloudFrontRequestResult,
-  CloudFrontResultResponse,
-  Context,
-} from "aws-lambda";
+import type { CloudFrontRequestEvent, Context } from "aws-lambda";
 import type { AuthorizeDeps } from "../../edge/authorize";
 import { type EdgeConfigInput, resolveEdgeConfig } from "../../edge/config";
 import { createEdgeDeps } from "../../edge/dependencies";
@@ -87,7 +82,4 @@ export function withToken(event: CloudFrontRequestEvent, token: string): CloudFr
 /** Lambda context is unused by the handler; a typed stand-in keeps the call honest. */
 export const CONTEXT = {} as Context;
 
-// biome-ignore lint/suspicious/noConfusingVoidType: the handler type says it may return void
-export function isResponse(result: CloudFrontRequestResult | void): result is CloudFrontResultResponse {
-  return result !== undefined && result !== null && "status" in result;
-}
+export { isGeneratedResponse as isResponse } from "../../edge/handler";

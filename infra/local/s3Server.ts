@@ -1,0 +1,64 @@
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Event } from "aws-lambda";
+import S3rver from "s3rver";
+import { close, listen } from "./listen";
+
+/** A running S3-compatible server on loopback and a client for it. */
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly client: S3Client;
+  /** Calls `listener` with each S3 event notification (object created or removed), as S3 would. */
+  onEvent(listener: (event: S3Event) => void): void;
+  close(): Promise<void>;
+}
+
+/** s3rver accepts any well-formed signature; these only satisfy the SDK. */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/**
+ * Starts s3rver with its data under `directory` and creates `bucket` (kept across restarts). It does not
+ * check signatures or POST policies, so the gateway enforces its limits itself.
+ */
+export async function startLocalS3(options: {
+  readonly directory: string;
+  readonly bucket: string;
+  readonly port?: number;
+  readonly corsXml?: string;
+}): Promise<LocalS3> {
+  const s3rver = new S3rver({
+    directory: options.directory,
+    silent: true,
+    configureBuckets: [{ name: options.bucket, configs: options.corsXml ? [options.corsXml] : [] }],
+  });
+  await s3rver.configureBuckets();
+  const server: Server = createServer(s3rver.callback());
+  const port = await listen(server, options.port ?? 0);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: LOCAL_S3_CREDENTIALS,
+    // s3rver predates S3's default integrity checksums; send them only where S3 requires them.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  // Idempotent: the bucket may exist from an earlier start.
+  await client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch(() => undefined);
+  return {
+    endpoint,
+    bucket: options.bucket,
+    client,
+    onEvent: (listener) => s3rver.on("event", listener),
+    close: async () => {
+      client.destroy();
+      await close(server);
+    },
+  };
+}
+
+/** Where the local gateway keeps its objects under `DATA_DIR`. */
+export const localS3Directory = (dataDir: string): string => join(dataDir, "s3");
