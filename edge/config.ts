@@ -107,7 +107,11 @@ export function parseOriginList(value: string): string[] {
     .filter(Boolean);
 }
 
-function keySourceFromEnv(env: NodeJS.ProcessEnv): KeySource | undefined {
+/**
+ * Where the signing keys are, by the environment's names, in this order: `SIGNING_KEYS` (the JSON
+ * document), `SIGNING_KEYS_FILE`, `SIGNING_KEYS_SECRET_ID` (Secrets Manager, in the ARN's own region).
+ */
+export function keySourceFromEnv(env: NodeJS.ProcessEnv): KeySource | undefined {
   if (env.SIGNING_KEYS) return { type: "env", variable: "SIGNING_KEYS" };
   if (env.SIGNING_KEYS_FILE) return { type: "file", path: env.SIGNING_KEYS_FILE };
   const secretId = env.SIGNING_KEYS_SECRET_ID;

@@ -21,5 +21,11 @@ export const IMAGE_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 /** Object key prefix: path segments of safe characters, no leading or trailing slash. */
 export const IMAGES_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
+/**
+ * How often a warm container reloads its secrets (signing keys, the Bugout token), edge and origin alike,
+ * so a rotation needs no redeploy.
+ */
+export const SECRET_REFRESH_MS = 5 * 60 * 1000;
+
 /** Lambda@Edge caps a viewer-request generated response at 40 KB, headers included. */
 export const MAX_GENERATED_RESPONSE_BYTES = 40 * 1024;

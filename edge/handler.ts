@@ -7,7 +7,7 @@ import type {
 } from "aws-lambda";
 import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
 import { type EdgeConfig, edgeConfigFromEnv } from "./config";
-import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES } from "./constants";
+import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES, SECRET_REFRESH_MS } from "./constants";
 import { createEdgeDeps, refreshing } from "./dependencies";
 import { HttpError, ServiceUnavailableError } from "./errors";
 import { errorResponse, type GeneratedResponse } from "./responses";
@@ -107,9 +107,6 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : "unknown";
 }
 
-/** How often a warm container reloads its signing keys, so a rotation needs no redeploy. */
-export const KEY_REFRESH_MS = 5 * 60 * 1000;
-
 /** The deployed handler: configuration baked at build time, or the environment when run unbundled. */
 export const handler = createViewerRequestHandler(
   refreshing(
@@ -119,6 +116,6 @@ export const handler = createViewerRequestHandler(
           ? edgeConfigFromEnv(process.env)
           : __IMAGE_GATEWAY_EDGE_CONFIG__,
       ),
-    KEY_REFRESH_MS,
+    SECRET_REFRESH_MS,
   ),
 );

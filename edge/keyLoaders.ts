@@ -89,7 +89,8 @@ export function keyLoaderFor(
   }
 }
 
-async function fetchSecretString(secretId: string, region: string): Promise<string | undefined> {
+/** The one Secrets Manager call, edge and origin alike: `GetSecretValue` in the secret's region. */
+export async function fetchSecretString(secretId: string, region: string): Promise<string | undefined> {
   // The Lambda runtime ships the AWS SDK; the bundle keeps it external to stay small.
   const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
   const client = new SecretsManagerClient({ region });

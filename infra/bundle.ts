@@ -1,7 +1,7 @@
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 import type { EdgeConfig } from "../edge/config";
 
 /** Repository root, whichever script imports this. */
@@ -25,53 +25,48 @@ export interface BundleResult {
  * @throws {Error} when the bundle outgrows the Lambda@Edge limit
  */
 export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<BundleResult> {
-  await mkdir(outdir, { recursive: true });
-  const file = join(outdir, "index.mjs");
-  await build({
-    entryPoints: [join(ROOT, "edge/handler.ts")],
-    outfile: file,
-    bundle: true,
-    minify: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
+  const result = await bundleFunction("edge/handler.ts", outdir, {
     external: ["@aws-sdk/*"],
-    legalComments: "eof",
     define: config ? { __IMAGE_GATEWAY_EDGE_CONFIG__: JSON.stringify(config) } : {},
-    logLevel: "warning",
   });
-  const { size: bytes } = await stat(file);
-  if (bytes > EDGE_BUNDLE_LIMIT_BYTES) {
+  if (result.bytes > EDGE_BUNDLE_LIMIT_BYTES) {
     throw new Error(
-      `Edge bundle is ${bytes} bytes, above Lambda@Edge's ${EDGE_BUNDLE_LIMIT_BYTES}-byte limit.`,
+      `Edge bundle is ${result.bytes} bytes, above Lambda@Edge's ${EDGE_BUNDLE_LIMIT_BYTES}-byte limit.`,
     );
   }
-  return { file, bytes };
+  return result;
 }
 
 /**
- * Bundles the origin function (ALB target) into one minified ESM file reading its configuration from the
- * environment. The AWS SDK stays external (the runtime provides it), and so does better-sqlite3: only the
- * local gateway uses SQLite, and the origin loads it lazily, so the Lambda path never needs it.
+ * Bundles the origin function (ALB target and S3 event handler) into one minified ESM file reading its
+ * configuration from the environment. The AWS SDK stays external (the runtime provides it), and so does
+ * better-sqlite3: only the local gateway uses SQLite, and the origin loads it lazily.
  */
 export async function bundleOrigin(outdir: string): Promise<BundleResult> {
-  await mkdir(outdir, { recursive: true });
-  const file = join(outdir, "index.mjs");
-  await build({
-    entryPoints: [join(ROOT, "origin/handler.ts")],
-    outfile: file,
-    bundle: true,
-    minify: true,
-    platform: "node",
-    target: "node20",
-    format: "esm",
+  return bundleFunction("origin/handler.ts", outdir, {
     external: ["@aws-sdk/*", "better-sqlite3"],
     // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
     banner: {
       js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
     },
+  });
+}
+
+/** One Lambda function as one minified ESM file, `index.mjs`, for Node 20 and later. */
+async function bundleFunction(entry: string, outdir: string, options: BuildOptions): Promise<BundleResult> {
+  await mkdir(outdir, { recursive: true });
+  const file = join(outdir, "index.mjs");
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile: file,
+    bundle: true,
+    minify: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
     legalComments: "eof",
     logLevel: "warning",
+    ...options,
   });
   const { size: bytes } = await stat(file);
   return { file, bytes };

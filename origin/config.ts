@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { secretRegion } from "../edge/config";
+import { keySourceFromEnv, secretRegion } from "../edge/config";
 import { DEFAULT_IMAGES_PREFIX, IMAGES_PREFIX_PATTERN } from "../edge/constants";
 import type { KeySource } from "../edge/keyLoaders";
 import {
@@ -120,7 +120,10 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
     bucketName,
     s3Endpoint: env.S3_ENDPOINT || undefined,
     region,
-    signingKeys: signingKeySource(env, region),
+    signingKeys: keySourceFromEnv({ ...env, AWS_REGION: region }) ?? {
+      type: "env",
+      variable: "SIGNING_KEYS",
+    },
   });
 }
 
@@ -144,14 +147,6 @@ function metadataFromEnv(env: NodeJS.ProcessEnv, region: string): OriginConfigIn
 
 // The same precedence as the edge's configuration; an ARN names its secret's region (the keys live in
 // us-east-1, beside the edge).
-function signingKeySource(env: NodeJS.ProcessEnv, region: string): KeySource {
-  if (env.SIGNING_KEYS) return { type: "env", variable: "SIGNING_KEYS" };
-  if (env.SIGNING_KEYS_FILE) return { type: "file", path: env.SIGNING_KEYS_FILE };
-  const secretId = env.SIGNING_KEYS_SECRET_ID;
-  if (secretId) return { type: "secrets-manager", secretId, region: secretRegion(secretId, region) };
-  return { type: "env", variable: "SIGNING_KEYS" };
-}
-
 function optionalNumber(value: string | undefined): number | undefined {
   return value === undefined || value === "" ? undefined : Number(value);
 }

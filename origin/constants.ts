@@ -59,8 +59,4 @@ export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
   avif: AVIF.contentType,
 };
 
-/**
- * How often a warm container reloads its secrets (signing keys, the Bugout token), as the edge reloads its
- * keys, so a rotation needs no redeploy.
- */
-export const SECRET_REFRESH_MS = 5 * 60 * 1000;
+export { SECRET_REFRESH_MS } from "../edge/constants";

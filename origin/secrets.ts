@@ -1,4 +1,4 @@
-import type { GetSecretString } from "../edge/keyLoaders";
+import { fetchSecretString, type GetSecretString } from "../edge/keyLoaders";
 import type { SecretSource } from "./config";
 
 /**
@@ -15,13 +15,4 @@ export async function resolveSecret(
   const value = await getSecretString(source.secretId, source.region);
   if (!value) throw new Error(`The secret ${source.secretId} has no string value.`);
   return value.trim();
-}
-
-/** The one Secrets Manager call: `GetSecretValue` in the secret's region. */
-export async function fetchSecretString(secretId: string, region: string): Promise<string | undefined> {
-  // The Lambda runtime ships the AWS SDK; the bundle keeps it external and loads it only when needed.
-  const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
-  const client = new SecretsManagerClient({ region });
-  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-  return SecretString;
 }

@@ -1,14 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../infra/local/s3Server";
 
 /** An object as the test server holds it. */
 export interface ServerObject {
@@ -35,18 +29,15 @@ export interface TestS3 {
 export const TEST_BUCKET = "image-gateway-test";
 
 /** s3rver accepts any well-formed signature; these only satisfy the SDK. */
-export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+export const S3RVER_CREDENTIALS = LOCAL_S3_CREDENTIALS;
 
-/** Starts s3rver on 127.0.0.1 with a free port and a fresh directory; `stop` removes both. */
+/** Starts s3rver as the local gateway does, on a free port and a fresh directory; `stop` removes both. */
 export async function startS3Server(): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "image-gateway-s3-"));
-  const server = new S3rver({ address: "127.0.0.1", port: 0, directory, silent: true });
-  const { port } = await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = testS3Client(endpoint);
-  await client.send(new CreateBucketCommand({ Bucket: TEST_BUCKET }));
+  const s3 = await startLocalS3({ directory, bucket: TEST_BUCKET });
+  const { client } = s3;
   return {
-    endpoint,
+    endpoint: s3.endpoint,
     bucket: TEST_BUCKET,
     client,
     read: async (key) => {
@@ -72,14 +63,13 @@ export async function startS3Server(): Promise<TestS3> {
       );
     },
     stop: async () => {
-      client.destroy();
-      await server.close();
+      await s3.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
 }
 
-/** The origin's client options for an S3-compatible endpoint, with credentials s3rver accepts. */
+/** Another client for a test server (a second process's view, or one for a server that is gone). */
 export function testS3Client(endpoint: string): S3Client {
   return new S3Client({
     endpoint,
