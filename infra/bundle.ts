@@ -39,12 +39,13 @@ export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<B
 
 /**
  * Bundles the origin function (ALB target and S3 event handler) into one minified ESM file reading its
- * configuration from the environment. The AWS SDK stays external (the runtime provides it), and so does
- * better-sqlite3: only the local gateway uses SQLite, and the origin loads it lazily.
+ * configuration from the environment. The AWS SDK's clients stay external (the runtime provides them),
+ * and so does better-sqlite3: only the local gateway uses SQLite, and the origin loads it lazily. Its
+ * helpers (`@aws-sdk/s3-presigned-post`) are bundled: the runtime does not promise them.
  */
 export async function bundleOrigin(outdir: string): Promise<BundleResult> {
   return bundleFunction("origin/handler.ts", outdir, {
-    external: ["@aws-sdk/*", "better-sqlite3"],
+    external: ["@aws-sdk/client-*", "better-sqlite3"],
     // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
     banner: {
       js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',

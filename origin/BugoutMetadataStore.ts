@@ -3,7 +3,16 @@ import type { EntryRef } from "../edge/routes";
 import { settleEach } from "./concurrency";
 import { CONTENT_TYPES_BY_EXTENSION } from "./constants";
 import { MetadataUnavailableError } from "./errors";
-import type { ImageRecord, ImageRef, MetadataStore, PutOutcome } from "./ports";
+import type {
+  ImageRecord,
+  ImageRef,
+  MetadataStore,
+  PutOutcome,
+  UploadOutcome,
+  UploadRecord,
+  UploadRef,
+  UploadStatus,
+} from "./ports";
 import { imageUrl } from "./records";
 
 /** How to reach brood's resources API. */
@@ -27,7 +36,16 @@ interface BroodResource {
 }
 
 /** Top-level `resource_data` keys brood filters on by exact string match. */
-type ResourceFilter = Partial<Record<"id" | "journal_id" | "entry_id" | "sha256", string>>;
+type ResourceFilter = Partial<
+  Record<"id" | "journal_id" | "entry_id" | "sha256" | "type" | "upload_id", string>
+>;
+
+/**
+ * The `type` of an upload ticket's resource. Its record sits under `upload`, so no top-level key of an
+ * image (`journal_id`, `entry_id`, `sha256`) matches it and brood's filters keep it out of image listings.
+ */
+const UPLOAD_TYPE = "image_upload";
+const UPLOAD_STATUSES: readonly UploadStatus[] = ["pending", "ready", "rejected"];
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DELETE_CONCURRENCY = 8;
@@ -38,6 +56,9 @@ const MAX_DETAIL_LENGTH = 200;
  * itself, so the original design's keys keep their meaning and its resources stay readable. Brood has no
  * uniqueness rule, so deduplication is settled after the write: of the resources holding the same bytes
  * in an entry, the one brood stored first stays and every later writer removes its own.
+ *
+ * Upload tickets are resources of their own `type`. Brood has no update either, so a settlement is a new
+ * resource: the first settlement brood stored wins, and the ticket and any later settlement are removed.
  */
 export class BugoutMetadataStore implements MetadataStore {
   private readonly baseUrl: string;
@@ -57,7 +78,8 @@ export class BugoutMetadataStore implements MetadataStore {
     });
     const first = await this.firstHolder(entryOf(record), record.sha256 ?? "");
     if (!first || first.resource.id === written.id) return { record, created: true };
-    await this.call("DELETE", `/resources/${written.id}`);
+    // A delete of the whole entry may have removed this later copy already: it is gone either way.
+    await this.call("DELETE", `/resources/${written.id}`, undefined, { missingIsFine: true });
     return { record: first.record, created: false };
   }
 
@@ -85,7 +107,48 @@ export class BugoutMetadataStore implements MetadataStore {
     yield* records(await this.find({}));
   }
 
+  public async putUpload(upload: UploadRecord): Promise<void> {
+    await this.call("POST", "/resources/", {
+      application_id: this.options.applicationId,
+      resource_data: uploadData(upload),
+    });
+  }
+
+  public async getUpload(upload: UploadRef): Promise<UploadRecord | undefined> {
+    return currentUpload(await this.uploadResources(upload))?.upload;
+  }
+
+  public async settleUpload(upload: UploadRef, outcome: UploadOutcome): Promise<UploadRecord | undefined> {
+    const current = currentUpload(await this.uploadResources(upload));
+    if (current?.upload.status !== "pending") return current?.upload;
+    await this.call("POST", "/resources/", {
+      application_id: this.options.applicationId,
+      resource_data: uploadData(settled(current.upload, outcome)),
+    });
+    const resources = await this.uploadResources(upload);
+    const winner = currentUpload(resources);
+    // Only tidying: readers prefer the first settlement whatever else remains, so a failure changes nothing.
+    await settleEach(
+      resources.filter(({ resource }) => resource.id !== winner?.resource.id),
+      DELETE_CONCURRENCY,
+      ({ resource }) => this.call("DELETE", `/resources/${resource.id}`, undefined, { missingIsFine: true }),
+    );
+    return winner?.upload;
+  }
+
   public async close(): Promise<void> {}
+
+  /** The resources of one upload in its entry, in the order brood stored them. */
+  private async uploadResources(
+    upload: UploadRef,
+  ): Promise<{ resource: BroodResource; upload: UploadRecord }[]> {
+    const found = await this.find({ type: UPLOAD_TYPE, upload_id: upload.uploadId });
+    return found.sort(byWriteOrder).flatMap((resource) => {
+      const record = toUpload(resource);
+      const inEntry = record?.journal_id === upload.journalId && record.entry_id === upload.entryId;
+      return record && inEntry ? [{ resource, upload: record }] : [];
+    });
+  }
 
   /**
    * The resource brood stored first among those holding these bytes in the entry: the one every racing
@@ -195,6 +258,8 @@ function records(resources: readonly BroodResource[]): ImageRecord[] {
  */
 function toRecord(resource: BroodResource): ImageRecord | undefined {
   const data = resource.resource_data ?? {};
+  // Resources of another kind (upload tickets) carry a `type`; no image record, old or new, ever did.
+  if (data.type !== undefined) return undefined;
   const id = text(data.id);
   const journalId = text(data.journal_id);
   const entryId = text(data.entry_id);
@@ -214,6 +279,43 @@ function toRecord(resource: BroodResource): ImageRecord | undefined {
     sha256: text(data.sha256) ?? null,
     created_at: text(data.created_at) ?? resource.created_at,
     url: imageUrl({ journalId, entryId, imageId: id }),
+  };
+}
+
+function uploadData(upload: UploadRecord): Record<string, unknown> {
+  return { type: UPLOAD_TYPE, upload_id: upload.id, upload };
+}
+
+function settled(upload: UploadRecord, outcome: UploadOutcome): UploadRecord {
+  return outcome.status === "ready"
+    ? { ...upload, status: "ready", image_id: outcome.imageId, error: null }
+    : { ...upload, status: "rejected", image_id: null, error: outcome.error };
+}
+
+/** Of an upload's resources in write order: the first settlement, else the ticket itself. */
+function currentUpload<T extends { upload: UploadRecord }>(resources: readonly T[]): T | undefined {
+  return resources.find(({ upload }) => upload.status !== "pending") ?? resources[0];
+}
+
+/** The upload ticket a resource holds, or `undefined` when it holds none (or a malformed one). */
+function toUpload(resource: BroodResource): UploadRecord | undefined {
+  const data = resource.resource_data ?? {};
+  const upload = (data.upload ?? {}) as Record<string, unknown>;
+  const error = upload.error as { code?: unknown; message?: unknown } | null | undefined;
+  const fields = [upload.id, upload.journal_id, upload.entry_id, upload.name, upload.created_at];
+  if (data.type !== UPLOAD_TYPE || !fields.every((field) => typeof field === "string")) return undefined;
+  if (!UPLOAD_STATUSES.includes(upload.status as UploadStatus)) return undefined;
+  return {
+    id: upload.id as string,
+    journal_id: upload.journal_id as string,
+    entry_id: upload.entry_id as string,
+    name: upload.name as string,
+    declared_size: typeof upload.declared_size === "number" ? upload.declared_size : 0,
+    created_at: upload.created_at as string,
+    expires_at: text(upload.expires_at) ?? (upload.created_at as string),
+    status: upload.status as UploadStatus,
+    image_id: text(upload.image_id) ?? null,
+    error: error ? { code: text(error.code) ?? "", message: text(error.message) ?? "" } : null,
   };
 }
 

@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -8,7 +9,14 @@ import {
 } from "@aws-sdk/client-s3";
 import { IMAGE_CACHE_CONTROL } from "./constants";
 import { StorageUnavailableError } from "./errors";
-import type { ImageStore, PutObjectOptions, StoredObject, StoredObjectInfo } from "./ports";
+import type {
+  CopyObjectOptions,
+  ImageStore,
+  PutObjectOptions,
+  ReadOptions,
+  StoredObject,
+  StoredObjectInfo,
+} from "./ports";
 
 /** S3, or any S3-compatible server the client's endpoint names, as the gateway's `ImageStore`. */
 export class S3ImageStore implements ImageStore {
@@ -44,7 +52,12 @@ export class S3ImageStore implements ImageStore {
       this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
     );
     if (!head) return undefined;
-    return { key, size: head.ContentLength ?? 0, lastModified: head.LastModified ?? new Date(0) };
+    return {
+      key,
+      size: head.ContentLength ?? 0,
+      lastModified: head.LastModified ?? new Date(0),
+      eTag: head.ETag,
+    };
   }
 
   public async get(key: string): Promise<StoredObject | undefined> {
@@ -59,6 +72,59 @@ export class S3ImageStore implements ImageStore {
         bytes,
       };
     });
+  }
+
+  public async readStart(
+    key: string,
+    length: number,
+    options: ReadOptions = {},
+  ): Promise<Uint8Array | undefined> {
+    return this.send("read", true, async () => {
+      try {
+        const object = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: `bytes=0-${length - 1}`,
+            IfMatch: options.ifMatch,
+          }),
+        );
+        return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      } catch (error) {
+        // S3 answers any range of an empty object with 416: its start is all of it, nothing.
+        if ((error as { name?: unknown } | null)?.name === "InvalidRange") return new Uint8Array();
+        throw error;
+      }
+    });
+  }
+
+  public async stream(
+    key: string,
+    options: ReadOptions = {},
+  ): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const object = await this.send("read", true, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: options.ifMatch })),
+    );
+    return object && this.chunks(object.Body);
+  }
+
+  /** A store-side copy: the bytes never pass through this process, whatever their size. */
+  public async copy(from: string, to: string, options: CopyObjectOptions): Promise<boolean> {
+    const copied = await this.send("copy", true, () =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: `${this.bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
+          CopySourceIfMatch: options.ifMatch,
+          // Without REPLACE, S3 keeps the source's metadata and ignores the type and cache given here.
+          MetadataDirective: "REPLACE",
+          ContentType: options.contentType,
+          CacheControl: IMAGE_CACHE_CONTROL,
+        }),
+      ),
+    );
+    return copied !== undefined;
   }
 
   public async delete(key: string): Promise<void> {
@@ -84,9 +150,22 @@ export class S3ImageStore implements ImageStore {
     }
   }
 
+  /** The chunks of a response body as they arrive; a broken connection is a `StorageUnavailableError`. */
+  private async *chunks(body: unknown): AsyncIterable<Uint8Array> {
+    // In Node the SDK answers a Readable (a web stream elsewhere): both yield their chunks as they come.
+    if (typeof body !== "object" || body === null || !(Symbol.asyncIterator in body)) {
+      throw new StorageUnavailableError("The image store answered without the image.");
+    }
+    try {
+      yield* body as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      throw new StorageUnavailableError("The image store could not read the image.", error);
+    }
+  }
+
   /**
-   * Runs one call. When reading, an absent object is `undefined`; every other failure (a missing bucket
-   * included) is a `StorageUnavailableError`.
+   * Runs one call. When reading, an absent object (or not the version asked for) is `undefined`; every
+   * other failure (a missing bucket included) is a `StorageUnavailableError`.
    */
   private async send<T>(what: string, reading: boolean, call: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -98,8 +177,9 @@ export class S3ImageStore implements ImageStore {
   }
 }
 
-// HEAD answers carry no body, so a missing object is only a bare 404 ("NotFound"); GET names it.
+// HEAD answers carry no body, so a missing object is only a bare 404 ("NotFound"); GET names it, and a
+// version that is no longer there fails its If-Match with 412.
 function isMissingObject(error: unknown): boolean {
   const { name } = (error ?? {}) as { name?: unknown };
-  return name === "NotFound" || name === "NoSuchKey";
+  return name === "NotFound" || name === "NoSuchKey" || name === "PreconditionFailed";
 }

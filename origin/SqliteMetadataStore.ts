@@ -3,7 +3,15 @@ import { dirname } from "node:path";
 import type { Database, Statement } from "better-sqlite3";
 import type { EntryRef } from "../edge/routes";
 import { MetadataUnavailableError } from "./errors";
-import type { ImageRecord, ImageRef, MetadataStore, PutOutcome } from "./ports";
+import type {
+  ImageRecord,
+  ImageRef,
+  MetadataStore,
+  PutOutcome,
+  UploadOutcome,
+  UploadRecord,
+  UploadRef,
+} from "./ports";
 import { imageUrl } from "./records";
 
 /** One step of the schema; `PRAGMA user_version` counts the steps applied. Append, never edit. */
@@ -22,12 +30,32 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (journal_id, entry_id, sha256)
    );
    CREATE INDEX images_by_entry ON images (journal_id, entry_id, created_at);`,
+  `CREATE TABLE uploads (
+     id            TEXT PRIMARY KEY,
+     journal_id    TEXT NOT NULL,
+     entry_id      TEXT NOT NULL,
+     name          TEXT NOT NULL,
+     declared_size INTEGER NOT NULL,
+     created_at    TEXT NOT NULL,
+     expires_at    TEXT NOT NULL,
+     status        TEXT NOT NULL CHECK (status IN ('pending', 'ready', 'rejected')),
+     -- No foreign key: the image may be deleted later, and the upload's outcome stays what it was.
+     image_id      TEXT,
+     error_code    TEXT,
+     error_message TEXT
+   );`,
 ];
 
 const COLUMNS = "id, journal_id, entry_id, name, extension, content_type, size, sha256, created_at";
+const UPLOAD_COLUMNS =
+  "id, journal_id, entry_id, name, declared_size, created_at, expires_at, status, image_id, error_code, error_message";
 const LIST_ALL_PAGE_SIZE = 500;
 
 type Row = Omit<ImageRecord, "url"> & { readonly rowid?: number };
+type UploadRow = Omit<UploadRecord, "error"> & {
+  readonly error_code: string | null;
+  readonly error_message: string | null;
+};
 
 /**
  * Records in a SQLite file (better-sqlite3): the local gateway's store, and the reference behaviour
@@ -42,6 +70,9 @@ export class SqliteMetadataStore implements MetadataStore {
     readonly delete: Statement;
     readonly deleteByEntry: Statement;
     readonly page: Statement;
+    readonly insertUpload: Statement;
+    readonly getUpload: Statement;
+    readonly settleUpload: Statement;
   };
 
   private constructor(private readonly db: Database) {
@@ -58,6 +89,18 @@ export class SqliteMetadataStore implements MetadataStore {
       delete: db.prepare(`DELETE FROM images WHERE ${byEntry} AND id = @imageId RETURNING ${COLUMNS}`),
       deleteByEntry: db.prepare(`DELETE FROM images WHERE ${byEntry}`),
       page: db.prepare(`SELECT rowid, ${COLUMNS} FROM images WHERE rowid > ? ORDER BY rowid LIMIT ?`),
+      insertUpload: db.prepare(
+        `INSERT INTO uploads (${UPLOAD_COLUMNS})
+         VALUES (@id, @journal_id, @entry_id, @name, @declared_size, @created_at, @expires_at, @status,
+                 @image_id, @error_code, @error_message)`,
+      ),
+      getUpload: db.prepare(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE ${byEntry} AND id = @uploadId`),
+      // Only a pending upload changes: the first settlement wins, whoever comes second.
+      settleUpload: db.prepare(
+        `UPDATE uploads SET status = @status, image_id = @image_id, error_code = @error_code,
+                error_message = @error_message
+         WHERE ${byEntry} AND id = @uploadId AND status = 'pending'`,
+      ),
     };
   }
 
@@ -138,6 +181,29 @@ export class SqliteMetadataStore implements MetadataStore {
     }
   }
 
+  public async putUpload(upload: UploadRecord): Promise<void> {
+    this.run(() => this.statements.insertUpload.run(toUploadRow(upload)));
+  }
+
+  public async getUpload(upload: UploadRef): Promise<UploadRecord | undefined> {
+    return this.run(() => optionalUpload(this.statements.getUpload.get(uploadParams(upload))));
+  }
+
+  public async settleUpload(upload: UploadRef, outcome: UploadOutcome): Promise<UploadRecord | undefined> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        this.statements.settleUpload.run({
+          ...uploadParams(upload),
+          status: outcome.status,
+          image_id: outcome.status === "ready" ? outcome.imageId : null,
+          error_code: outcome.status === "rejected" ? outcome.error.code : null,
+          error_message: outcome.status === "rejected" ? outcome.error.message : null,
+        });
+        return optionalUpload(this.statements.getUpload.get(uploadParams(upload)));
+      })(),
+    );
+  }
+
   public async close(): Promise<void> {
     this.db.close();
   }
@@ -185,4 +251,22 @@ function toRecord(row: Row): ImageRecord {
 
 function optionalRecord(row: unknown): ImageRecord | undefined {
   return row === undefined ? undefined : toRecord(row as Row);
+}
+
+function uploadParams(upload: UploadRef): { journalId: string; entryId: string; uploadId: string } {
+  return { journalId: upload.journalId, entryId: upload.entryId, uploadId: upload.uploadId };
+}
+
+function toUploadRow(upload: UploadRecord): UploadRow {
+  const { error, ...columns } = upload;
+  return { ...columns, error_code: error?.code ?? null, error_message: error?.message ?? null };
+}
+
+function optionalUpload(row: unknown): UploadRecord | undefined {
+  if (row === undefined) return undefined;
+  const { error_code, error_message, ...columns } = row as UploadRow;
+  return {
+    ...columns,
+    error: error_code === null ? null : { code: error_code, message: error_message ?? "" },
+  };
 }

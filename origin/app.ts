@@ -11,8 +11,9 @@ import type { OriginDeps } from "./dependencies";
 import { PayloadTooLargeError } from "./errors";
 import { describeError } from "./logging";
 import { readUploadForm } from "./multipart";
-import type { ImageRef } from "./ports";
+import type { ImageRef, UploadRef } from "./ports";
 import { storeImage } from "./uploads";
+import { issueUploadTicket, readUploadRequest, readUploadStatus } from "./uploadTickets";
 
 interface OriginEnv {
   Variables: { requestId: string };
@@ -20,6 +21,8 @@ interface OriginEnv {
 
 const IMAGES = "/api/journals/:journalId/entries/:entryId/images";
 const IMAGE = `${IMAGES}/:imageId`;
+const UPLOADS = "/api/journals/:journalId/entries/:entryId/uploads";
+const UPLOAD = `${UPLOADS}/:uploadId`;
 const MAX_REQUEST_ID_LENGTH = 128;
 
 /**
@@ -33,10 +36,17 @@ const MAX_REQUEST_ID_LENGTH = 128;
  * - `DELETE …/images` → `204`, whether or not the entry had images (a retry is harmless)
  * - `GET …/images/{i}` → `200` the record, or `404 not_found`
  * - `DELETE …/images/{i}` → `204`, or `404 not_found`
+ * - `POST …/uploads` (JSON `{"name", "size"}`) → `201 {"id", "upload": {"url", "fields"}, "expires_at",
+ *   "max_bytes"}`: a presigned POST straight to the bucket's staging prefix; `413` at once for a size
+ *   above `MAX_IMAGE_BYTES`
+ * - `GET …/uploads/{i}` → `200 {"status": "pending", "id", "expires_at"}`, then
+ *   `{"status": "ready", "id", "image": record | null}` (`null` once the image is deleted) or
+ *   `{"status": "rejected", "id", "error": {"code", "message"}}` (`expired` for a form never used); `404`
  */
 export function createApp(deps: OriginDeps): Hono<OriginEnv> {
   const app = new Hono<OriginEnv>();
   const storage = { ...deps, imagesPrefix: deps.config.imagesPrefix };
+  const tickets = { ...deps, maxImageBytes: deps.config.maxImageBytes };
 
   app.use(logRequests(deps));
   app.use("/api/*", verifyAccess(deps));
@@ -70,6 +80,16 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
     if (!(await deleteImage(imageOf(c.req.param()), storage))) throw new NotFoundError("No such image.");
     return c.body(null, 204);
   });
+
+  app.post(UPLOADS, async (c) => {
+    const request = await readUploadRequest(c.req.raw, deps.config.maxImageBytes);
+    const ticket = await issueUploadTicket(entryOf(c.req.param()), request, tickets);
+    // A signer may answer a path on the gateway itself (the local one's): made absolute from the URL called.
+    const upload = { ...ticket.upload, url: new URL(ticket.upload.url, c.req.url).href };
+    return c.json({ ...ticket, upload }, 201);
+  });
+
+  app.get(UPLOAD, async (c) => c.json(await readUploadStatus(uploadOf(c.req.param()), tickets)));
 
   app.notFound(() => errorAnswer(new NotFoundError()));
   app.onError((error, c) => {
@@ -144,6 +164,10 @@ function directUploadTooLarge(entry: EntryRef, maxBytes: number): PayloadTooLarg
 
 function entryOf(params: { journalId: string; entryId: string }): EntryRef {
   return { journalId: params.journalId, entryId: params.entryId };
+}
+
+function uploadOf(params: { journalId: string; entryId: string; uploadId: string }): UploadRef {
+  return { ...entryOf(params), uploadId: params.uploadId };
 }
 
 function imageOf(params: { journalId: string; entryId: string; imageId: string }): ImageRef {

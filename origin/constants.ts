@@ -15,6 +15,18 @@ export const MAX_NAME_LENGTH = 200;
 /** The name of an image whose upload carried neither a `name` part nor a usable file name. */
 export const FALLBACK_IMAGE_NAME = "image";
 
+/**
+ * Where presigned uploads land before the finalize step validates and moves them (the contract's name).
+ * The bucket's lifecycle rule and its event notification use the same prefix.
+ */
+export const STAGING_PREFIX = "incoming/";
+/** How long a presigned upload form is accepted: S3 refuses it afterwards. At most 15 minutes. */
+export const UPLOAD_TICKET_TTL_SECONDS = 15 * 60;
+/** Leading bytes the type is detected from, by either upload route: `file-type`'s own sample size. */
+export const TYPE_SAMPLE_BYTES = 4100;
+/** Largest JSON body `POST …/uploads` reads: a name and a size need far less. */
+export const MAX_UPLOAD_REQUEST_BYTES = 4 * 1024;
+
 /** The SQLite metadata file under `DATA_DIR`. */
 export const SQLITE_FILE_NAME = "metadata.sqlite";
 

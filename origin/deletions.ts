@@ -62,20 +62,55 @@ async function removeObjects(
   deps: DeleteImagesDeps,
   invalidationPaths: () => string[],
 ): Promise<void> {
-  const results = await settleEach(records, OBJECT_CONCURRENCY, (record) =>
-    deps.images.delete(objectKeyOf(deps.imagesPrefix, record)),
+  const settled = await settleEach(records, OBJECT_CONCURRENCY, (record) =>
+    deleteObject(objectKeyOf(deps.imagesPrefix, record), deps),
   );
-  const kept = records.filter((_record, index) => results[index]?.status === "rejected");
+  const outcomes = settled.map((result) =>
+    result.status === "fulfilled" ? result.value : { fate: "unknown" as const, error: result.reason },
+  );
+  const kept = records.filter((_record, index) => outcomes[index]?.fate === "kept");
+  const unconfirmed = records.filter((_record, index) => outcomes[index]?.fate === "unknown");
   if (kept.length < records.length) await invalidate(invalidationPaths(), deps);
-  if (kept.length === 0) return;
+  if (kept.length === 0 && unconfirmed.length === 0) return;
   await settleEach(kept, OBJECT_CONCURRENCY, (record) => restoreRecord(record, deps));
-  const failure = results.find((result) => result.status === "rejected");
+  for (const record of unconfirmed) {
+    // Not put back: a record must never be listed without its bytes. Reconcile removes what stayed.
+    const key = objectKeyOf(deps.imagesPrefix, record);
+    deps.log({ level: "error", event: "orphan_object", object_key: key, error: "delete unconfirmed" });
+  }
+  const cause = outcomes.find((outcome) => outcome.fate !== "deleted")?.error;
   throw new StorageUnavailableError(
-    kept.length === 1 && records.length === 1
-      ? "The image could not be deleted; it is kept. Try again."
-      : `${kept.length} of ${records.length} images could not be deleted; they are kept. Try again.`,
-    failure?.status === "rejected" ? failure.reason : undefined,
+    kept.length === 0
+      ? "The image store did not confirm the delete; the images are no longer listed."
+      : kept.length === 1 && records.length === 1
+        ? "The image could not be deleted; it is kept. Try again."
+        : `${kept.length} of ${records.length} images could not be deleted; they are kept. Try again.`,
+    cause,
   );
+}
+
+/** What became of an object whose record was removed: gone, still there, or unknown. */
+interface ObjectOutcome {
+  readonly fate: "deleted" | "kept" | "unknown";
+  readonly error?: unknown;
+}
+
+/**
+ * Deletes one object. A delete the store answered with a failure may still have landed (its answer lost
+ * on the way), so the object is looked up before it counts as kept: putting its record back over bytes
+ * that are gone would list an image that cannot be read.
+ */
+async function deleteObject(key: string, deps: DeleteImagesDeps): Promise<ObjectOutcome> {
+  try {
+    await deps.images.delete(key);
+    return { fate: "deleted" };
+  } catch (error) {
+    try {
+      return { fate: (await deps.images.head(key)) ? "kept" : "deleted", error };
+    } catch {
+      return { fate: "unknown", error };
+    }
+  }
 }
 
 /** Puts back the record of an object that could not be deleted, so it is neither hidden nor lost. */

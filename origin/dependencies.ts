@@ -10,8 +10,9 @@ import type { OriginConfig } from "./config";
 import { SECRET_REFRESH_MS } from "./constants";
 import { createMetadataStore, type MetadataStoreOverrides } from "./createMetadataStore";
 import { consoleLog } from "./logging";
-import type { ImageStore, Invalidator, MetadataStore } from "./ports";
+import type { ImageStore, Invalidator, MetadataStore, UploadSigner } from "./ports";
 import { S3ImageStore } from "./S3ImageStore";
+import { S3UploadSigner } from "./S3UploadSigner";
 
 /** Everything the origin app consults. Built once per container and passed in; nothing is global. */
 export interface OriginDeps {
@@ -20,6 +21,8 @@ export interface OriginDeps {
   readonly keys: () => Promise<KeyRing>;
   readonly images: ImageStore;
   readonly metadata: MetadataStore;
+  /** Signs presigned uploads into the bucket's staging prefix. */
+  readonly uploadSigner: UploadSigner;
   readonly invalidator: Invalidator;
   readonly log: Log;
   /** Milliseconds since the epoch. */
@@ -35,6 +38,7 @@ export type OriginStores = Pick<OriginDeps, "images" | "metadata">;
 export interface OriginOverrides extends MetadataStoreOverrides {
   readonly keyLoader?: SigningKeyLoader;
   readonly s3Client?: S3Client;
+  readonly uploadSigner?: UploadSigner;
   readonly invalidator?: Invalidator;
   readonly log?: Log;
   readonly now?: () => number;
@@ -55,10 +59,12 @@ export async function createOriginDeps(
   // Loaded now, so a missing or broken key fails the container's start, not its first grant.
   await keys();
   const uuid = overrides.uuid ?? randomUUID;
+  const s3Client = overrides.s3Client ?? s3ClientFor(config);
   return {
     config,
     keys,
-    ...(await createOriginStores(config, { ...overrides, now })),
+    ...(await createOriginStores(config, { ...overrides, s3Client, now })),
+    uploadSigner: overrides.uploadSigner ?? new S3UploadSigner(s3Client, config.bucketName),
     invalidator: overrides.invalidator ?? invalidatorFor(config, uuid),
     log: overrides.log ?? consoleLog,
     now,

@@ -1,4 +1,4 @@
-import { BadGatewayError, HttpError } from "../edge/errors";
+import { BadGatewayError, BadRequestError, HttpError } from "../edge/errors";
 
 /**
  * The origin's own HTTP errors; the shared ones (`InvalidIdError`, `BadRequestError`, ...) come from
@@ -8,6 +8,19 @@ import { BadGatewayError, HttpError } from "../edge/errors";
 export class PayloadTooLargeError extends HttpError {
   public constructor(message: string) {
     super(413, "too_large", message);
+  }
+}
+
+/** Above `MAX_IMAGE_BYTES`, by any route. */
+export class ImageTooLargeError extends PayloadTooLargeError {
+  public constructor(maxBytes: number) {
+    super(`An image may be at most ${maxBytes} bytes.`);
+  }
+}
+
+export class EmptyFileError extends BadRequestError {
+  public constructor() {
+    super("empty_file", "The file is empty.");
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Context } from "aws-lambda";
+import type { Context, S3Event } from "aws-lambda";
 import { Hono } from "hono";
 import {
   type ALBRequestContext,
@@ -12,22 +12,30 @@ import { ServiceUnavailableError } from "../edge/errors";
 import { createApp, errorAnswer } from "./app";
 import { originConfigFromEnv } from "./config";
 import { createOriginDeps, type OriginDeps } from "./dependencies";
+import { finalizeDepsOf, finalizeS3Event } from "./finalize";
 import { consoleLog, describeError } from "./logging";
 
+/** A request as the load balancer invokes the origin with it. */
+export type AlbEvent = Extract<LambdaEvent, { requestContext: ALBRequestContext }>;
+
+/** What the origin function is invoked with: ALB requests, and S3's notifications of staged uploads. */
+export type OriginEvent = AlbEvent | S3Event;
+
 /**
- * What the origin function is invoked with. S3 object-created notifications (presigned uploads) join this
- * union with their own issue, dispatched beside the ALB branch of `createOriginHandler`.
+ * The origin Lambda function: an ALB result for an ALB event; nothing for an S3 notification, whose
+ * failure is thrown so that Lambda retries the (asynchronous) invocation.
  */
-export type OriginEvent = Extract<LambdaEvent, { requestContext: ALBRequestContext }>;
-
-/** The origin Lambda function: an ALB event in, an ALB result out. */
-export type OriginHandler = (event: OriginEvent, context: Context) => Promise<APIGatewayProxyResult>;
+export interface OriginHandler {
+  (event: AlbEvent, context: Context): Promise<APIGatewayProxyResult>;
+  (event: S3Event, context: Context): Promise<void>;
+}
 
 /**
- * Wraps the hono app as the ALB's Lambda target: `hono/aws-lambda` turns the event (single- or
- * multi-value headers, base64 bodies) into a `Request` and the `Response` back. `resolveDeps` is called
- * per invocation and should memoize; while it fails, requests get `503` (logged to `log`) and the next
- * one tries again.
+ * Wraps the hono app as the ALB's Lambda target, and the finalize step as the bucket's notification
+ * target: `hono/aws-lambda` turns an ALB event (single- or multi-value headers, base64 bodies) into a
+ * `Request` and the `Response` back; an S3 event goes to `finalizeS3Event`. `resolveDeps` is called per
+ * invocation and should memoize; while it fails, requests get `503` and notifications fail (both logged
+ * to `log`), and the next invocation tries again.
  */
 export function createOriginHandler(
   resolveDeps: () => Promise<OriginDeps>,
@@ -39,21 +47,46 @@ export function createOriginHandler(
       errorAnswer(new ServiceUnavailableError("gateway_unavailable", "The gateway is starting; try again.")),
     ),
   );
-  return async (event, context) => {
-    if (!isAlbEvent(event)) throw new Error("The origin function answers ALB requests only.");
-    let deps: OriginDeps;
+  const dependencies = async (): Promise<OriginDeps | undefined> => {
     try {
-      deps = await resolveDeps();
+      return await resolveDeps();
     } catch (error) {
       log({ level: "error", event: "origin_init_failure", error: describeError(error) });
-      return unavailable(event, context);
+      return undefined;
     }
+  };
+  const dispatch = async (
+    event: OriginEvent,
+    context: Context,
+  ): Promise<APIGatewayProxyResult | undefined> => {
+    if (isS3Event(event)) {
+      const deps = await dependencies();
+      if (!deps)
+        throw new Error("The origin's dependencies are unavailable; the notification will be retried.");
+      await finalizeS3Event(event, finalizeDepsOf(deps));
+      return undefined;
+    }
+    if (!isAlbEvent(event))
+      throw new Error("The origin function answers ALB requests and S3 notifications only.");
+    const deps = await dependencies();
+    if (!deps) return unavailable(event, context);
     if (serving?.deps !== deps) serving = { deps, answer: handle(createApp(deps)) };
     return serving.answer(event, context);
   };
+  // One function serves both overloads: the event's own shape decides what it answers.
+  return dispatch as OriginHandler;
 }
 
-function isAlbEvent(event: unknown): event is OriginEvent {
+function isS3Event(event: unknown): event is S3Event {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  return (
+    Array.isArray(records) &&
+    records.length > 0 &&
+    records.every((record) => (record as { eventSource?: unknown } | null)?.eventSource === "aws:s3")
+  );
+}
+
+function isAlbEvent(event: unknown): event is AlbEvent {
   const context = (event as { requestContext?: { elb?: unknown } } | null)?.requestContext;
   return typeof context?.elb === "object" && context.elb !== null;
 }

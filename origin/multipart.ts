@@ -1,7 +1,8 @@
 import { BadRequestError } from "../edge/errors";
 import { MULTIPART_OVERHEAD_BYTES } from "./constants";
-import type { PayloadTooLargeError } from "./errors";
+import { EmptyFileError, type PayloadTooLargeError } from "./errors";
 import { imageName } from "./names";
+import { limitedBody } from "./requestBody";
 
 /** A direct upload as the form carried it, checked for shape and size but not yet for type. */
 export interface UploadForm {
@@ -32,26 +33,12 @@ export async function readUploadForm(request: Request, limits: UploadFormLimits)
   if (!MULTIPART.test(contentType) || !request.body) {
     throw invalid("A direct upload is multipart/form-data with one file part named file.");
   }
-  const maxBodyBytes = limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES;
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBodyBytes) throw limits.tooLarge();
-
-  // Content-Length may be absent (chunked) or wrong: count what actually arrives.
-  let received = 0;
-  const counted = request.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        received += chunk.byteLength;
-        if (received > maxBodyBytes) controller.error(limits.tooLarge());
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
+  const body = limitedBody(request, limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES, limits.tooLarge);
   let form: FormData;
   try {
-    form = await new Response(counted, { headers: { "content-type": contentType } }).formData();
+    form = await new Response(body.stream, { headers: { "content-type": contentType } }).formData();
   } catch {
-    if (received > maxBodyBytes) throw limits.tooLarge();
+    if (body.exceeded()) throw limits.tooLarge();
     throw invalid("The multipart body could not be read.");
   }
 
@@ -66,7 +53,7 @@ export async function readUploadForm(request: Request, limits: UploadFormLimits)
   if (names.length > 1 || (namePart !== undefined && typeof namePart !== "string")) {
     throw invalid("The name part, if sent, must be a single text part.");
   }
-  if (file.size === 0) throw new BadRequestError("empty_file", "The file is empty.");
+  if (file.size === 0) throw new EmptyFileError();
   if (file.size > limits.maxFileBytes) throw limits.tooLarge();
 
   return { bytes: new Uint8Array(await file.arrayBuffer()), name: imageName(namePart, file.name) };

@@ -35,6 +35,8 @@ export interface StoredObjectInfo {
   readonly key: string;
   readonly size: number;
   readonly lastModified: Date;
+  /** The version's entity tag as the store quotes it; what `ReadOptions.ifMatch` pins. */
+  readonly eTag?: string;
 }
 
 /** An object with its bytes. */
@@ -51,6 +53,20 @@ export interface PutObjectOptions {
   readonly sha256: string;
 }
 
+/** Which version of an object a read or copy may see. */
+export interface ReadOptions {
+  /**
+   * Only the version with this entity tag (from `head`): any other version reads as absent, so bytes
+   * checked once cannot be swapped before they are used.
+   */
+  readonly ifMatch?: string;
+}
+
+/** What a copy replaces: the object is served with the detected type, never the uploader's. */
+export interface CopyObjectOptions extends ReadOptions {
+  readonly contentType: string;
+}
+
 /**
  * Where image bytes live (S3, or any S3-compatible server). Every failure to reach the store is a
  * `StorageUnavailableError`; an absent object is `undefined`, never an error.
@@ -59,6 +75,18 @@ export interface ImageStore {
   put(key: string, bytes: Uint8Array, options: PutObjectOptions): Promise<void>;
   head(key: string): Promise<StoredObjectInfo | undefined>;
   get(key: string): Promise<StoredObject | undefined>;
+  /** The first `length` bytes (all of them when the object is shorter), by a ranged read. */
+  readStart(key: string, length: number, options?: ReadOptions): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes as a stream of chunks, never whole in memory. A failure while reading is a
+   * `StorageUnavailableError` thrown by the iteration.
+   */
+  stream(key: string, options?: ReadOptions): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /**
+   * Copies `from` to `to` in the same bucket, store-side, with the options' metadata and the images' cache
+   * lifetime. `false` when the source (that version) is gone, and nothing was written.
+   */
+  copy(from: string, to: string, options: CopyObjectOptions): Promise<boolean>;
   /** Succeeds whether or not the object existed. */
   delete(key: string): Promise<void>;
   /** Every object under `prefix`, in key order. */
@@ -71,6 +99,49 @@ export interface PutOutcome {
   /** `false` when the entry already had a record with the same SHA-256; `record` is then that one. */
   readonly created: boolean;
 }
+
+/** One presigned upload of an entry: the entry and the upload id the gateway assigned. */
+export interface UploadRef extends EntryRef {
+  readonly uploadId: string;
+}
+
+/** Where a presigned upload stands. */
+export type UploadStatus = "pending" | "ready" | "rejected";
+
+/** Why an upload was rejected, as the contract's error JSON carries it. */
+export interface UploadError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * A presigned upload ticket and what became of it. Written `pending` when the ticket is issued, settled
+ * once (`ready` or `rejected`) by the finalize step; kept afterwards, so its status survives restarts.
+ */
+export interface UploadRecord {
+  /** A lower-case UUID; the last segment of the staging key. */
+  readonly id: string;
+  readonly journal_id: string;
+  readonly entry_id: string;
+  /** The sanitized display name the image will get. */
+  readonly name: string;
+  /** The size the client announced; the image's size comes from the stored object. */
+  readonly declared_size: number;
+  /** ISO 8601. */
+  readonly created_at: string;
+  /** ISO 8601: when the presigned form stops being accepted. */
+  readonly expires_at: string;
+  readonly status: UploadStatus;
+  /** `ready` only: the image holding the bytes, an earlier one when the entry already had them. */
+  readonly image_id: string | null;
+  /** `rejected` only. */
+  readonly error: UploadError | null;
+}
+
+/** How a pending upload is settled. */
+export type UploadOutcome =
+  | { readonly status: "ready"; readonly imageId: string }
+  | { readonly status: "rejected"; readonly error: UploadError };
 
 /**
  * Where image records live (SQLite, or Bugout's resources API). Every failure to reach the store is a
@@ -92,7 +163,38 @@ export interface MetadataStore {
   deleteByEntry(entry: EntryRef): Promise<ImageRecord[]>;
   /** Every record of every entry (reconciliation). */
   listAll(): AsyncIterable<ImageRecord>;
+  /** Records a new upload ticket. Upload tickets never appear among image records. */
+  putUpload(upload: UploadRecord): Promise<void>;
+  /** The ticket, in its entry only. */
+  getUpload(upload: UploadRef): Promise<UploadRecord | undefined>;
+  /**
+   * Settles a pending upload. The first settlement wins, however many finalizers race: settling one
+   * already settled changes nothing.
+   *
+   * @returns the ticket as it now stands, or `undefined` when there is none
+   */
+  settleUpload(upload: UploadRef, outcome: UploadOutcome): Promise<UploadRecord | undefined>;
   close(): Promise<void>;
+}
+
+/** A browser form that may create exactly one object, as S3's presigned POST answers it. */
+export interface PresignedPost {
+  /** Where the form goes: absolute, or a path on the gateway's own origin (the local gateway's). */
+  readonly url: string;
+  /** Fields to send, in this order, before the file part (named `file`). */
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/** What a presigned upload allows. */
+export interface UploadLimits {
+  readonly maxBytes: number;
+  readonly expiresInSeconds: number;
+}
+
+/** Signs browser uploads straight into the object store. */
+export interface UploadSigner {
+  /** A form that may create exactly `key`, of 1 to `maxBytes` bytes, until it expires. */
+  presignPost(key: string, limits: UploadLimits): Promise<PresignedPost>;
 }
 
 /** Removes deleted images from the CDN's caches. */

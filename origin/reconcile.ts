@@ -1,8 +1,7 @@
-import { ID_PATTERN, IMAGE_ID_PATTERN } from "../edge/constants";
 import { settleEach } from "./concurrency";
 import { describeError } from "./logging";
 import type { ImageRecord, ImageRef, ImageStore, MetadataStore } from "./ports";
-import { objectKeyOf, refOf } from "./records";
+import { imageOfKey, objectKeyOf, refOf } from "./records";
 
 /** What reconciling needs: the two stores and a clock. */
 export interface ReconcileDeps {
@@ -58,9 +57,8 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const objects = new Map<string, ImageRef>();
   let recentObjects = 0;
   const youngest = deps.now() - graceMs;
-  const parse = imageKeyParser(deps.imagesPrefix);
   for await (const object of deps.images.list(`${deps.imagesPrefix}/`)) {
-    const image = parse(object.key);
+    const image = imageOfKey(deps.imagesPrefix, object.key);
     if (!image) continue;
     if (object.lastModified.getTime() > youngest) recentObjects += 1;
     else objects.set(object.key, image);
@@ -105,26 +103,6 @@ export function needsAttention(report: ReconcileReport): boolean {
     report.failedRemovals.length > 0 ||
     report.orphanObjects.length > report.removedObjects.length
   );
-}
-
-/** Reads `{prefix}/{j}/entries/{e}/images/{i}` back into an image; anything else is not ours. */
-function imageKeyParser(imagesPrefix: string): (key: string) => ImageRef | undefined {
-  return (key) => {
-    if (!key.startsWith(`${imagesPrefix}/`)) return undefined;
-    const [journalId, entries, entryId, images, imageId, ...rest] = key
-      .slice(imagesPrefix.length + 1)
-      .split("/");
-    const wellFormed =
-      rest.length === 0 &&
-      entries === "entries" &&
-      images === "images" &&
-      ID_PATTERN.test(journalId ?? "") &&
-      ID_PATTERN.test(entryId ?? "") &&
-      IMAGE_ID_PATTERN.test(imageId ?? "");
-    return wellFormed
-      ? { journalId: journalId as string, entryId: entryId as string, imageId: imageId as string }
-      : undefined;
-  };
 }
 
 /** What the rechecks confirmed; a recheck that could not run fails the whole run rather than guess. */

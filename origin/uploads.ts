@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { fileTypeFromBuffer } from "file-type";
-import type { Log } from "../edge/authorize";
+import { imageObjectKey, type Log } from "../edge/authorize";
 import { HttpError } from "../edge/errors";
 import type { EntryRef } from "../edge/routes";
-import { ALLOWED_IMAGE_TYPES, type ImageType } from "./constants";
+import { ALLOWED_IMAGE_TYPES, type ImageType, TYPE_SAMPLE_BYTES } from "./constants";
 import { MetadataUnavailableError, UnsupportedTypeError } from "./errors";
 import { describeError } from "./logging";
-import type { ImageRecord, ImageStore, MetadataStore, PutOutcome } from "./ports";
+import type { ImageRecord, ImageRef, ImageStore, MetadataStore, PutOutcome } from "./ports";
 import { imageUrl, objectKeyOf, refOf } from "./records";
 
 /** What storing an image needs. */
@@ -27,11 +27,17 @@ export interface ImageUpload {
   readonly name: string;
 }
 
+/** What checked bytes are: everything their record says of them. */
+export interface ImageFacts {
+  readonly name: string;
+  readonly type: ImageType;
+  readonly size: number;
+  /** Hex SHA-256 of the bytes. */
+  readonly sha256: string;
+}
+
 /**
- * Stores an image so that bytes and record never exist one without the other: the type comes from the
- * bytes; bytes the entry already holds give back their record (`created: false`); otherwise the object is
- * written first, then the record, and the object is removed again if the record cannot be written or
- * another upload of the same bytes won the race.
+ * Stores a direct upload: its type comes from the bytes, then `storeOnce` writes it under a fresh id.
  *
  * @throws {UnsupportedTypeError} when the bytes are not an allowed image type
  * @throws {StorageUnavailableError} when the object cannot be written (no record is written)
@@ -44,57 +50,110 @@ export async function storeImage(
 ): Promise<PutOutcome> {
   const type = await detectImageType(upload.bytes);
   const sha256 = createHash("sha256").update(upload.bytes).digest("hex");
-  const existing = await deps.metadata.findBySha256(entry, sha256);
-  if (existing) return { record: existing, created: false };
+  const facts: ImageFacts = { name: upload.name, type, size: upload.bytes.byteLength, sha256 };
+  return storeOnce({ ...entry, imageId: deps.uuid() }, facts, deps, async (key) => {
+    try {
+      await deps.images.put(key, upload.bytes, { contentType: type.contentType, sha256 });
+    } catch (error) {
+      // The write may have landed before its answer was lost; the key is this upload's alone, so
+      // removing it can only remove what this failed upload left.
+      await discardObject(key, deps);
+      throw error;
+    }
+  });
+}
 
-  const imageId = deps.uuid();
+/**
+ * Stores checked bytes so that bytes and record never exist one without the other: bytes the entry
+ * already holds give back their record (`created: false`) and nothing is written; otherwise `writeObject`
+ * puts them at `image`'s key, then `recordImage` records them.
+ *
+ * @throws whatever `writeObject` throws (no record is written)
+ * @throws {MetadataUnavailableError} when the record cannot be written (the object is removed)
+ */
+export async function storeOnce(
+  image: ImageRef,
+  facts: ImageFacts,
+  deps: StoreImageDeps,
+  writeObject: (key: string) => Promise<void>,
+): Promise<PutOutcome> {
+  const existing = await deps.metadata.findBySha256(image, facts.sha256);
+  if (existing) return { record: existing, created: false };
+  const key = imageObjectKey(deps.imagesPrefix, image);
+  await writeObject(key);
+  return recordImage(image, facts, deps);
+}
+
+/**
+ * Records an image whose object is already at its key, by either upload route. The object is removed
+ * again when another upload of the same bytes recorded first (whose record is then the outcome), or when
+ * the record write failed and certainly wrote nothing (`settleFailedRecordWrite`).
+ *
+ * @throws {MetadataUnavailableError} when the record cannot be written
+ */
+export async function recordImage(
+  image: ImageRef,
+  facts: ImageFacts,
+  deps: StoreImageDeps,
+): Promise<PutOutcome> {
   const record: ImageRecord = {
-    id: imageId,
-    journal_id: entry.journalId,
-    entry_id: entry.entryId,
-    name: upload.name,
-    extension: type.extension,
-    content_type: type.contentType,
-    size: upload.bytes.byteLength,
-    sha256,
+    id: image.imageId,
+    journal_id: image.journalId,
+    entry_id: image.entryId,
+    name: facts.name,
+    extension: facts.type.extension,
+    content_type: facts.type.contentType,
+    size: facts.size,
+    sha256: facts.sha256,
     created_at: new Date(deps.now()).toISOString(),
-    url: imageUrl({ ...entry, imageId }),
+    url: imageUrl(image),
   };
   const key = objectKeyOf(deps.imagesPrefix, record);
-  await deps.images.put(key, upload.bytes, { contentType: type.contentType, sha256 });
-
   let outcome: PutOutcome;
   try {
     outcome = await deps.metadata.put(record);
   } catch (error) {
-    await rollBack(record, key, deps);
+    const written = await settleFailedRecordWrite(record, key, deps);
+    if (written) return { record: written, created: true };
     throw error instanceof HttpError ? error : new MetadataUnavailableError(undefined, error);
   }
-  // Another upload of the same bytes recorded first: its object serves them, ours goes.
-  if (!outcome.created) await discardObject(key, deps);
+  // Another upload of the same bytes recorded first: its object serves them, ours goes. The same id is
+  // this very image, recorded by a second delivery of the same finalize: its object is ours.
+  if (!outcome.created && outcome.record.id !== record.id) await discardObject(key, deps);
   return outcome;
 }
 
 /**
- * The allowed image type of `bytes`, read from their magic numbers alone.
+ * The allowed image type of `bytes`, read from the magic numbers of their first `TYPE_SAMPLE_BYTES`
+ * alone, so that a whole file and its ranged start are judged alike.
  *
  * @throws {UnsupportedTypeError}
  */
 export async function detectImageType(bytes: Uint8Array): Promise<ImageType> {
-  const detected = await fileTypeFromBuffer(bytes);
+  const detected = await fileTypeFromBuffer(bytes.subarray(0, TYPE_SAMPLE_BYTES));
   const type = detected && ALLOWED_IMAGE_TYPES[detected.mime];
   if (!type) throw new UnsupportedTypeError();
   return type;
 }
 
 /**
- * Undoes an upload whose record write failed. The write may have reached the store before failing (a
- * timeout), so the record is removed first; only when that is certain does the object go, because a
- * record must never be left without its bytes. Whatever cannot be undone is logged for `reconcile`.
+ * Settles an upload whose record write failed. The write may have reached the store before its answer
+ * was lost: then the record stands, with its object, and the upload succeeded after all. It is never
+ * taken back, because a concurrent upload of the same bytes may already have been answered with it
+ * (deduplication), and taking it back would lose an image someone was told is stored. Only when a read
+ * makes it certain that no record was written does the object go. Without an answer to that either, the
+ * object stays, since a record must never be left without its bytes, and is logged for `reconcile`.
+ *
+ * @returns the record, when it was written after all
  */
-async function rollBack(record: ImageRecord, key: string, deps: StoreImageDeps): Promise<void> {
+async function settleFailedRecordWrite(
+  record: ImageRecord,
+  key: string,
+  deps: StoreImageDeps,
+): Promise<ImageRecord | undefined> {
+  let written: ImageRecord | undefined;
   try {
-    await deps.metadata.delete(refOf(record));
+    written = await deps.metadata.get(refOf(record));
   } catch (error) {
     deps.log({
       level: "error",
@@ -102,12 +161,17 @@ async function rollBack(record: ImageRecord, key: string, deps: StoreImageDeps):
       object_key: key,
       error: describeError(error),
     });
-    return;
+    return undefined;
   }
-  await discardObject(key, deps);
+  if (!written) await discardObject(key, deps);
+  return written;
 }
 
-async function discardObject(key: string, deps: StoreImageDeps): Promise<void> {
+/** Removes an object nothing needs; a failure only leaves garbage, which is logged, never thrown. */
+export async function discardObject(
+  key: string,
+  deps: Pick<StoreImageDeps, "images" | "log">,
+): Promise<void> {
   try {
     await deps.images.delete(key);
   } catch (error) {

@@ -5,9 +5,7 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3n from "aws-cdk-lib/aws-s3-notifications";
 import { Construct } from "constructs";
 import { CORS_GRANT } from "../../edge/cors";
-
-/** Where presigned uploads land before the finalize handler validates and moves them (the contract's name). */
-export const STAGING_PREFIX = "incoming/";
+import { STAGING_PREFIX } from "../../origin/constants";
 
 /** An upload that was never finalized is garbage after a day. */
 const STAGING_LIFETIME = Duration.days(1);

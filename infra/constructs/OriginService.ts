@@ -10,7 +10,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { STAGING_PREFIX } from "./ImageBucket";
+import { STAGING_PREFIX } from "../../origin/constants";
 
 /** AWS's managed list of the addresses CloudFront reaches origins from (VPC origins included). */
 export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
@@ -19,7 +19,10 @@ export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudf
 const CLOUDFRONT_READ_TIMEOUT = Duration.seconds(30);
 /** Under CloudFront's read timeout, so a slow call ends as the origin's own error, not CloudFront's 504. */
 const ORIGIN_TIMEOUT = CLOUDFRONT_READ_TIMEOUT.minus(Duration.seconds(2));
-/** Room for a 20 MiB image being checked and hashed during finalize, and CPU for multipart parsing. */
+/**
+ * A direct upload (at most ~1 MB) is held whole; a presigned one is streamed through finalize's hash.
+ * The size buys CPU (Lambda's share grows with memory) for multipart parsing and SHA-256.
+ */
 const ORIGIN_MEMORY_MB = 1024;
 const LISTENER_PORT = 80;
 

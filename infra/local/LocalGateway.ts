@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { CloudFrontRequest, Context } from "aws-lambda";
+import type { CloudFrontRequest, Context, S3Event } from "aws-lambda";
 import type { Log } from "../../edge/authorize";
 import { type EdgeConfig, edgeConfigFromEnv } from "../../edge/config";
 import { corsHeaders } from "../../edge/cors";
@@ -11,17 +11,27 @@ import { createEdgeDeps } from "../../edge/dependencies";
 import { createViewerRequestHandler, isGeneratedResponse } from "../../edge/handler";
 import type { SigningKey } from "../../edge/KeyRing";
 import { staticKeyLoader } from "../../edge/keyLoaders";
+import { STAGING_PREFIX } from "../../origin/constants";
+import { describeError } from "../../origin/logging";
 import { imageResponseHeaders } from "../responseHeaders";
 import { BucketOrigin, writeError } from "./bucketOrigin";
 import { toViewerRequestEvent, writeGeneratedResponse } from "./cloudfrontEvent";
 import { JournalsApiServer } from "./JournalsApiServer";
 import { close, listen } from "./listen";
 import { type DemoUser, demoAccess, loadOrCreateDemoUsers, loadOrCreateSigningKeys } from "./localState";
-import { type LocalS3, localS3Directory, startLocalS3 } from "./s3Server";
+import { LOCAL_S3_CREDENTIALS, type LocalS3, localS3Directory, startLocalS3 } from "./s3Server";
+import { LocalUploadEndpoint } from "./uploadEndpoint";
 
-/** An origin as the local gateway calls it: a fetch handler, the same hono app the ALB Lambda runs. */
+/**
+ * An origin as the local gateway calls it: a fetch handler, the same hono app the ALB Lambda runs, and
+ * the same handler for the bucket's notifications.
+ */
 export interface LocalOrigin {
   fetch(request: Request): Response | Promise<Response>;
+  /** Handles an S3 notification of objects created under the staging prefix (finalizes uploads). */
+  finalize(event: S3Event): Promise<void>;
+  /** The limits the demo page chooses its upload route by. */
+  readonly uploadLimits: { readonly maxDirectUploadBytes: number; readonly maxImageBytes: number };
   close(): Promise<void>;
 }
 
@@ -32,6 +42,8 @@ export type OriginFactory = (options: {
   readonly s3: LocalS3;
   readonly keys: readonly SigningKey[];
   readonly log: Log;
+  /** Where presigned forms go: a path on the gateway itself. */
+  readonly uploadFormPath: string;
 }) => Promise<LocalOrigin>;
 
 export interface LocalGatewayOptions {
@@ -48,6 +60,8 @@ export interface LocalGateway {
   readonly url: string;
   readonly dataDir: string;
   readonly s3: LocalS3;
+  /** Where presigned upload forms go: the gateway's own door to its S3-compatible server. */
+  readonly uploadFormUrl: string;
   readonly journalsApiUrl: string;
   /** The built-in journals API's users, when no `JOURNALS_API_URL` was given. */
   readonly demoUsers: readonly DemoUser[] | undefined;
@@ -88,8 +102,16 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     const edgeConfig = edgeConfigFromEnv({ ...env, JOURNALS_API_URL: journalsApiUrl });
     const edgeDeps = await createEdgeDeps(edgeConfig, { keyLoader: staticKeyLoader(keys), log });
     const edge = createViewerRequestHandler(async () => edgeDeps);
-    const origin = await options.createOrigin({ env, dataDir, s3, keys, log });
+    const uploads = new LocalUploadEndpoint({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      credentials: LOCAL_S3_CREDENTIALS,
+      corsAllowedOrigins: edgeConfig.corsAllowedOrigins,
+    });
+    parts.push({ close: async () => uploads.close() });
+    const origin = await options.createOrigin({ env, dataDir, s3, keys, log, uploadFormPath: uploads.path });
     parts.push(origin);
+    parts.push(relayStagedUploads(s3, origin, log));
 
     const bucket = new BucketOrigin(s3.endpoint, s3.bucket);
     parts.push({ close: async () => bucket.close() });
@@ -104,11 +126,18 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
 
     async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
       const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
-      // The demo page is the local gateway's own, served before any CloudFront behaviour.
+      // The bucket's form door and the demo page are the local gateway's own, answered before any
+      // CloudFront behaviour: on AWS neither passes through the distribution.
+      if (path === uploads.path) return uploads.serve(request, response);
       if (demoPage && demoUsers && (request.method === "GET" || request.method === "HEAD")) {
         if (path === "/") return sendStatic(response, "text/html; charset=utf-8", demoPage);
         if (path === "/demo/users.json")
           return sendStatic(response, "application/json", JSON.stringify(demoUsers));
+        if (path === "/demo/config.json") {
+          const { maxDirectUploadBytes, maxImageBytes } = origin.uploadLimits;
+          const limits = { max_direct_upload_bytes: maxDirectUploadBytes, max_image_bytes: maxImageBytes };
+          return sendStatic(response, "application/json", JSON.stringify(limits));
+        }
       }
       const host = request.headers.host ?? "localhost";
       const result = await edge(toViewerRequestEvent(request, host), LAMBDA_CONTEXT, () => undefined);
@@ -134,6 +163,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       url,
       dataDir,
       s3,
+      uploadFormUrl: `${url}${uploads.path}`,
       journalsApiUrl,
       demoUsers,
       edgeConfig,
@@ -143,6 +173,36 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     await closeAll(parts);
     throw error;
   }
+}
+
+/**
+ * Hands the bucket's notifications of objects created under the staging prefix to the origin's finalize,
+ * as the bucket's notification configuration does on AWS, without holding up the S3-compatible server.
+ * A failure is logged, never thrown; closing waits for the finalizations under way.
+ */
+function relayStagedUploads(s3: LocalS3, origin: LocalOrigin, log: Log): { close(): Promise<void> } {
+  const running = new Set<Promise<void>>();
+  let relaying = true;
+  s3.onEvent((event) => {
+    const records = event.Records.filter(
+      (record) =>
+        record.eventName.startsWith("ObjectCreated:") && record.s3.object.key.startsWith(STAGING_PREFIX),
+    );
+    if (!relaying || records.length === 0) return;
+    const run: Promise<void> = origin
+      .finalize({ Records: records })
+      .catch((error: unknown) =>
+        log({ level: "error", event: "local_finalize_failure", error: describeError(error) }),
+      )
+      .finally(() => running.delete(run));
+    running.add(run);
+  });
+  return {
+    close: async () => {
+      relaying = false;
+      await Promise.allSettled(running);
+    },
+  };
 }
 
 /** Closes in reverse order of starting: the front door first, storage last. */

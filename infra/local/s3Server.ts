@@ -10,7 +10,10 @@ export interface LocalS3 {
   readonly endpoint: string;
   readonly bucket: string;
   readonly client: S3Client;
-  /** Calls `listener` with each S3 event notification (object created or removed), as S3 would. */
+  /**
+   * Calls `listener` with each S3 event notification (object created or removed), shaped as S3 sends
+   * them, synchronously while the server handles the request: a listener must not throw or block.
+   */
   onEvent(listener: (event: S3Event) => void): void;
   close(): Promise<void>;
 }
@@ -52,12 +55,36 @@ export async function startLocalS3(options: {
     endpoint,
     bucket: options.bucket,
     client,
-    onEvent: (listener) => s3rver.on("event", listener),
+    onEvent: (listener) => s3rver.on("event", (event) => listener(asS3Notification(event))),
     close: async () => {
       client.destroy();
       await close(server);
     },
   };
+}
+
+/**
+ * s3rver's notification as S3 sends it. s3rver passes the key raw and misspells the bucket's ARN; S3
+ * URL-encodes the key (a space as `+`), which is what a handler must decode.
+ */
+export function asS3Notification(event: S3Event): S3Event {
+  return {
+    Records: event.Records.map((record) => ({
+      ...record,
+      s3: {
+        ...record.s3,
+        bucket: { ...record.s3.bucket, arn: `arn:aws:s3:::${record.s3.bucket.name}` },
+        object: { ...record.s3.object, key: encodeEventKey(record.s3.object.key) },
+      },
+    })),
+  };
+}
+
+function encodeEventKey(key: string): string {
+  return key
+    .split("/")
+    .map((segment) => encodeURIComponent(segment).replaceAll("%20", "+"))
+    .join("/");
 }
 
 /** Where the local gateway keeps its objects under `DATA_DIR`. */

@@ -3,8 +3,10 @@ import { benchEdge } from "./edge";
 import { benchLocal } from "./local";
 import { benchOrigin } from "./origin";
 import { benchSynth } from "./synth";
+import { benchUploads } from "./uploads";
 
 await benchEdge();
 await benchOrigin();
 await benchLocal();
+await benchUploads();
 await benchSynth();

@@ -20,12 +20,13 @@ import { createApp } from "../../origin/app";
 import { noInvalidation } from "../../origin/CloudFrontInvalidator";
 import { resolveOriginConfig } from "../../origin/config";
 import { S3ImageStore } from "../../origin/S3ImageStore";
+import { S3UploadSigner } from "../../origin/S3UploadSigner";
 import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
 import { makeKey } from "../support/edge";
 import { noisyPng } from "../support/images";
 import { imagesPath, uploadForm } from "../support/origin";
 import { TEST_BUCKET, testS3Client } from "../support/s3Server";
-import { fixed, median, report } from "./stats";
+import { fixed, median, report, timed } from "./stats";
 
 const ITERATIONS = Number(process.env.BENCH_ORIGIN_ITERATIONS ?? 60);
 const WARMUP = 5;
@@ -47,6 +48,7 @@ export async function benchOrigin(): Promise<void> {
     keys: async () => ring,
     images: new S3ImageStore(s3.client, s3.bucket),
     metadata,
+    uploadSigner: new S3UploadSigner(s3.client, s3.bucket),
     invalidator: noInvalidation,
     log: () => undefined,
     now: Date.now,
@@ -113,12 +115,6 @@ export async function benchOrigin(): Promise<void> {
   }
 }
 
-async function timed(run: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await run();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
 /**
  * Resident memory an upload needs while it runs: the peak over the baseline while several run at once,
  * divided by their number. Their inputs exist before the baseline, and a full GC precedes it. Running them
@@ -146,7 +142,7 @@ async function rssGrowthPerUpload(
  * s3rver in a child process, so the bytes it receives and writes are not counted in this process's memory,
  * and its work competes with ours as a real storage server would.
  */
-async function startS3ServerProcess(directory: string) {
+export async function startS3ServerProcess(directory: string) {
   const script = `
     import S3rver from "s3rver";
     const server = new S3rver({ address: "127.0.0.1", port: 0, directory: process.argv[1], silent: true });
@@ -162,6 +158,7 @@ async function startS3ServerProcess(directory: string) {
   const client = testS3Client(`http://127.0.0.1:${port}`);
   await client.send(new CreateBucketCommand({ Bucket: TEST_BUCKET }));
   return {
+    endpoint: `http://127.0.0.1:${port}`,
     bucket: TEST_BUCKET,
     client,
     stop: () => {

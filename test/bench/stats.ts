@@ -26,6 +26,13 @@ export async function timeCalls<T>(
   return samples;
 }
 
+/** How long one call of `run` takes, in milliseconds. */
+export async function timed(run: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
 /** `label  value unit  (target …)` lines, aligned. */
 export function report(rows: readonly [label: string, value: string, note?: string][]): void {
   const width = Math.max(...rows.map(([label]) => label.length));

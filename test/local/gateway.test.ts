@@ -1,13 +1,14 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../infra/local/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/localOrigin";
 import type { DemoUser } from "../../infra/local/localState";
 import { IMAGE_CONTENT_SECURITY_POLICY } from "../../infra/responseHeaders";
-import { type Bytes, pngBytes } from "../support/images";
-import { uploadForm } from "../support/origin";
+import { type Bytes, noisyPng, pngBytes } from "../support/images";
+import { type IssuedTicket, postForm, uploadForm } from "../support/origin";
 
 const ORIGIN = "https://notes.example.com";
 let dataDir: string;
@@ -228,5 +229,154 @@ describe("the local gateway, over HTTP", () => {
     expect(logged).not.toContain(alice.authorization.split(" ")[1]);
     expect(logged).not.toContain(bob.authorization.split(" ")[1]);
     expect(logged).not.toMatch(/eyJ[A-Za-z0-9_-]+\./);
+  });
+});
+
+describe("presigned uploads through the local gateway", () => {
+  const image = noisyPng(2 * 1024 * 1024);
+  let ticket: IssuedTicket;
+
+  async function requestTicket(size: number, name = "panorama"): Promise<IssuedTicket> {
+    const response = await api("/uploads", {
+      method: "POST",
+      as: alice,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name, size }),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as IssuedTicket;
+  }
+
+  /** Polls the upload's status as a client would, until the finalize step has judged it. */
+  async function verdict(id: string): Promise<Record<string, unknown>> {
+    for (const started = Date.now(); Date.now() - started < 10_000; ) {
+      const status = (await (await api(`/uploads/${id}`, { as: alice })).json()) as Record<string, unknown>;
+      if (status.status !== "pending") return status;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`upload ${id} still pending after 10 s`);
+  }
+
+  it("issues a ticket whose form goes to the gateway itself", async () => {
+    // Act
+    ticket = await requestTicket(image.byteLength);
+
+    // Assess
+    expect(ticket.upload.url).toBe(`${gateway.url}/_local/s3/${gateway.s3.bucket}`);
+    expect(ticket.upload.url).toBe(gateway.uploadFormUrl);
+    expect(ticket.max_bytes).toBe(20 * 1024 * 1024);
+  });
+
+  it("takes a file above the direct limit by the form, finalizes it, and serves its bytes to a token", async () => {
+    // Act
+    const posted = await postForm(ticket.upload, image);
+    const status = await verdict(ticket.id);
+    const record = status.image as { url: string; size: number };
+    const { token } = await accessToken();
+    const read = await fetch(`${gateway.url}${record.url}?token=${token}`);
+
+    // Assess
+    expect(posted.status).toBe(204);
+    expect(status).toMatchObject({
+      status: "ready",
+      id: ticket.id,
+      image: { name: "panorama", size: image.byteLength },
+    });
+    expect(read.status).toBe(200);
+    expect(read.headers.get("content-type")).toBe("image/png");
+    expect(Buffer.compare(Buffer.from(await read.arrayBuffer()), image)).toBe(0);
+    expect(
+      await gateway.s3.client.send(
+        new ListObjectsV2Command({ Bucket: gateway.s3.bucket, Prefix: "incoming/" }),
+      ),
+    ).toMatchObject({ KeyCount: 0 });
+  });
+
+  it("tells why an upload was rejected, leaving nothing behind", async () => {
+    // Prepare
+    const html = new Uint8Array(Buffer.from("<html><script>alert(1)</script></html>"));
+    const rejected = await requestTicket(html.byteLength, "not really");
+
+    // Act
+    await postForm(rejected.upload, html, "photo.png");
+    const status = await verdict(rejected.id);
+
+    // Assess
+    expect(status).toEqual({
+      status: "rejected",
+      id: rejected.id,
+      error: { code: "unsupported_type", message: "Only PNG, JPEG, GIF, WebP and AVIF images are accepted." },
+    });
+    expect(
+      await gateway.s3.client.send(
+        new ListObjectsV2Command({ Bucket: gateway.s3.bucket, Prefix: "incoming/" }),
+      ),
+    ).toMatchObject({ KeyCount: 0 });
+  });
+
+  it("keeps an upload's status across a restart", async () => {
+    // Prepare
+    const before = await verdict(ticket.id);
+    await gateway.close();
+
+    // Act
+    gateway = await start();
+    const after = await verdict(ticket.id);
+
+    // Assess
+    expect(after).toEqual(before);
+  });
+
+  it("never logs the form's policy or signature", () => {
+    const logged = JSON.stringify(logs);
+    expect(logged).toContain("upload_finalized");
+    expect(logged).not.toContain(ticket.upload.fields.Policy);
+    expect(logged).not.toContain(ticket.upload.fields["X-Amz-Signature"]);
+  });
+});
+
+describe("a local gateway whose finalize fails", () => {
+  it("logs the failure as one line and goes on answering", async () => {
+    // Prepare: the real origin, but its finalize throws
+    const directory = await mkdtemp(join(tmpdir(), "gateway-finalize-"));
+    const lines: Record<string, unknown>[] = [];
+    const broken = await startLocalGateway({
+      env: { DATA_DIR: directory },
+      createOrigin: async (options) => ({
+        ...(await createLocalOrigin(options)),
+        finalize: async () => {
+          throw new Error("SQLite is locked");
+        },
+      }),
+      port: 0,
+      log: (entry) => lines.push({ ...entry }),
+    });
+    const [user] = broken.demoUsers as [DemoUser];
+    const uploads = `${broken.url}/api/journals/alice-travel/entries/lisbon-2026/uploads`;
+    const headers = { authorization: user.authorization, "content-type": "application/json" };
+    const ticket = (await (
+      await fetch(uploads, { method: "POST", headers, body: JSON.stringify({ size: 100 }) })
+    ).json()) as IssuedTicket;
+
+    try {
+      // Act
+      const posted = await postForm(ticket.upload, pngBytes(4, 4, 1));
+      await expect.poll(() => lines.some((line) => line.event === "local_finalize_failure")).toBe(true);
+      const health = await fetch(`${broken.url}/api/health`);
+
+      // Assess
+      expect(posted.status).toBe(204);
+      expect(lines).toContainEqual({
+        level: "error",
+        event: "local_finalize_failure",
+        error: "Error: SQLite is locked",
+      });
+      expect(health.status).toBe(200);
+      const status = await fetch(`${uploads}/${ticket.id}`, { headers });
+      expect(await status.json()).toMatchObject({ status: "pending" });
+    } finally {
+      await broken.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

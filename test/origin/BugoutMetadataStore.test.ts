@@ -2,7 +2,7 @@ import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BugoutMetadataStore } from "../../origin/BugoutMetadataStore";
-import type { ImageRecord } from "../../origin/ports";
+import type { ImageRecord, UploadRecord } from "../../origin/ports";
 import { BugoutApiDouble } from "../support/bugoutApi";
 import { BUGOUT_APPLICATION_ID, BUGOUT_TOKEN, freshEntry } from "../support/origin";
 
@@ -189,6 +189,95 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     // Assess: brood's order decides, not the records' own timestamps
     expect(outcome).toEqual({ record: first, created: false });
     expect(api.data.filter((data) => data.entry_id === entry.entryId)).toEqual([first]);
+  });
+
+  describe("upload tickets", () => {
+    const UPLOAD_ID = "5b0e6c1d-3a2f-4e8b-9c7d-1f2e3d4c5b6a";
+    const ticket = (entry = freshEntry()): UploadRecord => ({
+      id: UPLOAD_ID,
+      journal_id: entry.journalId,
+      entry_id: entry.entryId,
+      name: "holiday",
+      declared_size: 4_000_000,
+      created_at: "2026-11-25T12:00:00.000Z",
+      expires_at: "2026-11-25T12:15:00.000Z",
+      status: "pending",
+      image_id: null,
+      error: null,
+    });
+
+    it("keeps a ticket under its own type, out of reach of every image filter", async () => {
+      // Prepare
+      const pending = ticket();
+
+      // Act
+      await store.putUpload(pending);
+      const found = await store.getUpload({
+        journalId: pending.journal_id,
+        entryId: pending.entry_id,
+        uploadId: pending.id,
+      });
+
+      // Assess
+      expect(api.data).toContainEqual({ type: "image_upload", upload_id: UPLOAD_ID, upload: pending });
+      expect(found).toEqual(pending);
+      const query = new URL(api.calls.at(-1)?.path ?? "", url).searchParams;
+      expect(Object.fromEntries(query)).toEqual({
+        application_id: BUGOUT_APPLICATION_ID,
+        type: "image_upload",
+        upload_id: UPLOAD_ID,
+      });
+    });
+
+    it("settles by writing the settlement, then removes the pending ticket", async () => {
+      // Prepare
+      const pending = ticket();
+      const ref = { journalId: pending.journal_id, entryId: pending.entry_id, uploadId: pending.id };
+      await store.putUpload(pending);
+      const imageId = "6c1f7d2e-4b3a-4f9c-8d0e-2a3b4c5d6e7f";
+
+      // Act
+      const settled = await store.settleUpload(ref, { status: "ready", imageId });
+
+      // Assess
+      const expected = { ...pending, status: "ready", image_id: imageId };
+      expect(settled).toEqual(expected);
+      const resources = api.data.filter(
+        (data) => (data.upload as UploadRecord | undefined)?.entry_id === pending.entry_id,
+      );
+      expect(resources).toEqual([{ type: "image_upload", upload_id: UPLOAD_ID, upload: expected }]);
+    });
+
+    it("settles even when tidying the pending ticket away fails", async () => {
+      // Prepare
+      const pending = ticket();
+      const ref = { journalId: pending.journal_id, entryId: pending.entry_id, uploadId: pending.id };
+      await store.putUpload(pending);
+      api.failNext("DELETE");
+      const error = { code: "unsupported_type", message: "no" };
+
+      // Act
+      const settled = await store.settleUpload(ref, { status: "rejected", error });
+
+      // Assess
+      expect(settled).toEqual({ ...pending, status: "rejected", error });
+      expect(await store.getUpload(ref)).toEqual(settled);
+    });
+
+    it("passes over ticket resources that are malformed or of another entry", async () => {
+      // Prepare
+      const entry = freshEntry();
+      const elsewhere = ticket();
+      api.seed({ type: "image_upload", upload_id: UPLOAD_ID, upload: { ...ticket(entry), status: "lost" } });
+      api.seed({ type: "image_upload", upload_id: UPLOAD_ID, upload: { id: UPLOAD_ID } });
+      api.seed({ type: "image_upload", upload_id: UPLOAD_ID, upload: elsewhere });
+
+      // Act
+      const found = await store.getUpload({ ...entry, uploadId: UPLOAD_ID });
+
+      // Assess
+      expect(found).toBeUndefined();
+    });
   });
 
   it("maps brood's {detail} refusal of its token to 502 metadata_unavailable", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EntryRef } from "../../edge/routes";
-import type { ImageRecord, MetadataStore } from "../../origin/ports";
+import type { ImageRecord, MetadataStore, UploadRecord } from "../../origin/ports";
 import { freshEntry, METADATA_ADAPTERS, startMetadata, type TestMetadata } from "../support/origin";
 
 let counter = 0;
@@ -21,6 +21,29 @@ function record(entry: EntryRef, overrides: Partial<ImageRecord> = {}): ImageRec
     ...overrides,
   };
 }
+
+function upload(entry: EntryRef, overrides: Partial<UploadRecord> = {}): UploadRecord {
+  counter += 1;
+  return {
+    id: `10000000-0000-4000-8000-${String(counter).padStart(12, "0")}`,
+    journal_id: entry.journalId,
+    entry_id: entry.entryId,
+    name: `upload ${counter}`,
+    declared_size: 5_000_000 + counter,
+    created_at: "2026-11-25T12:00:00.000Z",
+    expires_at: "2026-11-25T12:15:00.000Z",
+    status: "pending",
+    image_id: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+const uploadRefOf = (ticket: UploadRecord) => ({
+  journalId: ticket.journal_id,
+  entryId: ticket.entry_id,
+  uploadId: ticket.id,
+});
 
 const refOf = (image: ImageRecord) => ({
   journalId: image.journal_id,
@@ -177,5 +200,113 @@ describe.each(METADATA_ADAPTERS)("the %s metadata store", (adapter) => {
 
     // Assess
     expect(all).toEqual(expect.arrayContaining(images));
+  });
+
+  describe("upload tickets", () => {
+    it("records a ticket and reads it back exactly, in its entry only", async () => {
+      // Prepare
+      const ticket = upload(freshEntry());
+
+      // Act
+      await store.putUpload(ticket);
+
+      // Assess
+      expect(await store.getUpload(uploadRefOf(ticket))).toEqual(ticket);
+      expect(await store.getUpload({ ...freshEntry(), uploadId: ticket.id })).toBeUndefined();
+    });
+
+    it("settles a pending ticket as ready, then keeps that first settlement", async () => {
+      // Prepare
+      const ticket = upload(freshEntry());
+      await store.putUpload(ticket);
+      const imageId = "20000000-0000-4000-8000-000000000001";
+
+      // Act
+      const ready = await store.settleUpload(uploadRefOf(ticket), { status: "ready", imageId });
+      const later = await store.settleUpload(uploadRefOf(ticket), {
+        status: "rejected",
+        error: { code: "unsupported_type", message: "no" },
+      });
+
+      // Assess
+      const expected = { ...ticket, status: "ready", image_id: imageId, error: null };
+      expect(ready).toEqual(expected);
+      expect(later).toEqual(expected);
+      expect(await store.getUpload(uploadRefOf(ticket))).toEqual(expected);
+    });
+
+    it("settles a pending ticket as rejected, keeping the reason", async () => {
+      // Prepare
+      const ticket = upload(freshEntry());
+      await store.putUpload(ticket);
+      const error = { code: "too_large", message: "An image may be at most 20 bytes." };
+
+      // Act
+      const rejected = await store.settleUpload(uploadRefOf(ticket), { status: "rejected", error });
+
+      // Assess
+      expect(rejected).toEqual({ ...ticket, status: "rejected", image_id: null, error });
+      expect(await store.getUpload(uploadRefOf(ticket))).toEqual(rejected);
+    });
+
+    it("answers undefined when settling a ticket it does not have", async () => {
+      // Act
+      const settled = await store.settleUpload(
+        { ...freshEntry(), uploadId: "30000000-0000-4000-8000-000000000001" },
+        { status: "ready", imageId: "30000000-0000-4000-8000-000000000002" },
+      );
+
+      // Assess
+      expect(settled).toBeUndefined();
+    });
+
+    it("agrees on one settlement when settlers on separate connections race, and keeps one ticket", async () => {
+      // Prepare
+      const ticket = upload(freshEntry());
+      await store.putUpload(ticket);
+      const stores = [store, await metadata.another(), await metadata.another()];
+      const outcomes = Array.from({ length: 9 }, (_, index) =>
+        index % 2 === 0
+          ? ({ status: "ready", imageId: `40000000-0000-4000-8000-00000000000${index}` } as const)
+          : ({ status: "rejected", error: { code: "unsupported_type", message: `${index}` } } as const),
+      );
+
+      // Act
+      const settled = await Promise.all(
+        outcomes.map((outcome, index) => stores[index % 3]?.settleUpload(uploadRefOf(ticket), outcome)),
+      );
+
+      // Assess
+      const final = await store.getUpload(uploadRefOf(ticket));
+      expect(final?.status).not.toBe("pending");
+      expect(settled).toEqual(settled.map(() => final));
+      const kept = (await metadata.storedUploads()).filter((row) => JSON.stringify(row).includes(ticket.id));
+      expect(kept).toHaveLength(1);
+    });
+
+    it("never lists a ticket among the entry's images", async () => {
+      // Prepare
+      const entry = freshEntry();
+      const image = record(entry);
+      await store.put(image);
+      const ticket = upload(entry);
+      await store.putUpload(ticket);
+      await store.settleUpload(uploadRefOf(ticket), { status: "ready", imageId: image.id });
+
+      // Act
+      const listed = await store.listByEntry(entry);
+      const all: ImageRecord[] = [];
+      for await (const each of store.listAll()) all.push(each);
+      const deleted = await store.deleteByEntry(entry);
+
+      // Assess
+      expect(listed).toEqual([image]);
+      expect(all.filter((each) => each.entry_id === entry.entryId)).toEqual([image]);
+      expect(deleted).toEqual([image]);
+      expect(await store.getUpload(uploadRefOf(ticket))).toMatchObject({
+        status: "ready",
+        image_id: image.id,
+      });
+    });
   });
 });

@@ -44,6 +44,7 @@ describe("SqliteMetadataStore", () => {
     // Assess
     const db = new BetterSqlite3(file, { readonly: true });
     const columns = db.prepare("SELECT name FROM pragma_table_info('images')").all();
+    const uploadColumns = db.prepare("SELECT name FROM pragma_table_info('uploads')").all();
     const version = db.pragma("user_version", { simple: true });
     const mode = db.pragma("journal_mode", { simple: true });
     db.close();
@@ -58,7 +59,20 @@ describe("SqliteMetadataStore", () => {
       "sha256",
       "created_at",
     ]);
-    expect(version).toBe(1);
+    expect(uploadColumns.map((column) => (column as { name: string }).name)).toEqual([
+      "id",
+      "journal_id",
+      "entry_id",
+      "name",
+      "declared_size",
+      "created_at",
+      "expires_at",
+      "status",
+      "image_id",
+      "error_code",
+      "error_message",
+    ]);
+    expect(version).toBe(2);
     expect(mode).toBe("wal");
   });
 
@@ -77,9 +91,55 @@ describe("SqliteMetadataStore", () => {
 
     // Assess
     const db = new BetterSqlite3(file, { readonly: true });
-    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(2);
     expect(db.prepare("SELECT text FROM notes").all()).toEqual([{ text: "kept" }]);
     expect(db.prepare("SELECT COUNT(*) AS n FROM images").get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  it("adds upload tickets to a database the first release wrote, keeping its images", async () => {
+    // Prepare: schema 1 exactly as the first release created it, holding one image
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(directory, "nested"));
+    const old = new BetterSqlite3(file);
+    old.exec(`CREATE TABLE images (
+       id TEXT PRIMARY KEY, journal_id TEXT NOT NULL, entry_id TEXT NOT NULL, name TEXT NOT NULL,
+       extension TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+       created_at TEXT NOT NULL, UNIQUE (journal_id, entry_id, sha256));
+     CREATE INDEX images_by_entry ON images (journal_id, entry_id, created_at);`);
+    const { url: _url, ...row } = record(1);
+    old
+      .prepare(
+        "INSERT INTO images VALUES (@id, @journal_id, @entry_id, @name, @extension, @content_type, @size, @sha256, @created_at)",
+      )
+      .run(row);
+    old.pragma("user_version = 1");
+    old.close();
+    const upload = {
+      id: "0f6c1c8e-2d4b-4c3a-9e1f-5a7b9c0d1e2f",
+      journal_id: "j",
+      entry_id: "e",
+      name: "holiday",
+      declared_size: 5_000_000,
+      created_at: "2026-01-01T00:00:00.000Z",
+      expires_at: "2026-01-01T00:15:00.000Z",
+      status: "pending" as const,
+      image_id: null,
+      error: null,
+    };
+
+    // Act
+    const store = await SqliteMetadataStore.open(file);
+    await store.putUpload(upload);
+    const listed = await store.listByEntry({ journalId: "j", entryId: "e" });
+    const ticket = await store.getUpload({ journalId: "j", entryId: "e", uploadId: upload.id });
+    await store.close();
+
+    // Assess
+    expect(listed).toEqual([record(1)]);
+    expect(ticket).toEqual(upload);
+    const db = new BetterSqlite3(file, { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(2);
     db.close();
   });
 

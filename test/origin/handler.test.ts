@@ -7,12 +7,22 @@ import { KeyRing } from "../../edge/KeyRing";
 import { formatSigningKeys } from "../../edge/keyLoaders";
 import { signGrant } from "../../edge/tokens";
 import type { OriginDeps } from "../../origin/dependencies";
-import { createOriginHandler, type OriginEvent } from "../../origin/handler";
+import { type AlbEvent, createOriginHandler } from "../../origin/handler";
 import type { ImageRecord } from "../../origin/ports";
 import { filePart, loadAlbEvent, withGrant } from "../support/alb";
 import { ENTRY, makeKey } from "../support/edge";
-import { allBytesPng } from "../support/images";
-import { makeOrigin, objectKey, startMetadata, type TestMetadata, type TestOrigin } from "../support/origin";
+import { allBytesPng, pngBytes } from "../support/images";
+import {
+  freshEntry,
+  makeOrigin,
+  objectKey,
+  postForm,
+  stagingKey,
+  startMetadata,
+  type TestMetadata,
+  type TestOrigin,
+} from "../support/origin";
+import { objectCreated } from "../support/s3Events";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3 } from "../support/s3Server";
 
 const CONTEXT = {} as Context;
@@ -34,7 +44,7 @@ describe("the origin handler behind the ALB", () => {
   });
 
   const handler = () => createOriginHandler(async () => origin.deps);
-  const granted = async (event: OriginEvent) => withGrant(event, await origin.grant(event.httpMethod, ENTRY));
+  const granted = async (event: AlbEvent) => withGrant(event, await origin.grant(event.httpMethod, ENTRY));
 
   it("answers health from a single-value-header event", async () => {
     // Prepare
@@ -148,15 +158,81 @@ describe("the origin handler behind the ALB", () => {
     ]);
   });
 
-  it("refuses an event that is not an ALB request", async () => {
+  it("finalizes the upload S3's object-created notification names", async () => {
     // Prepare
-    const s3Event = { Records: [{ eventSource: "aws:s3", eventName: "ObjectCreated:Post" }] };
+    const entry = freshEntry();
+    const ticket = await origin.ticket(entry, { name: "harbour", size: 2048 });
+    expect((await postForm(ticket.upload, pngBytes(16, 16, 3))).status).toBe(204);
+    const event = objectCreated(s3.bucket, stagingKey(entry, ticket.id));
 
     // Act
-    const invocation = handler()(s3Event as unknown as OriginEvent, CONTEXT);
+    const result = await handler()(event, CONTEXT);
 
     // Assess
-    await expect(invocation).rejects.toThrow("ALB requests only");
+    expect(result).toBeUndefined();
+    const status = (await (await origin.uploadStatus(entry, ticket.id)).json()) as { status: string };
+    expect(status).toMatchObject({ status: "ready", image: { name: "harbour", content_type: "image/png" } });
+  });
+
+  it("fails a notification while its dependencies cannot be built, so that Lambda retries it", async () => {
+    // Prepare
+    const entry = freshEntry();
+    const ticket = await origin.ticket(entry);
+    await postForm(ticket.upload, pngBytes(8, 8, 4));
+    const resolveDeps = vi
+      .fn<() => Promise<OriginDeps>>()
+      .mockRejectedValueOnce(new Error("Secrets Manager is unreachable"))
+      .mockResolvedValue(origin.deps);
+    const logs: Record<string, unknown>[] = [];
+    const originHandler = createOriginHandler(resolveDeps, (entry) => logs.push({ ...entry }));
+    const event = objectCreated(s3.bucket, stagingKey(entry, ticket.id));
+
+    // Act
+    const first = originHandler(event, CONTEXT);
+    await first.catch(() => undefined);
+    const retry = await originHandler(event, CONTEXT);
+
+    // Assess
+    await expect(first).rejects.toThrow("will be retried");
+    expect(retry).toBeUndefined();
+    expect(logs).toEqual([
+      { level: "error", event: "origin_init_failure", error: "Error: Secrets Manager is unreachable" },
+    ]);
+    expect(await (await origin.uploadStatus(entry, ticket.id)).json()).toMatchObject({ status: "ready" });
+  });
+
+  it("finalizes every upload of a notification, then fails it for those that could not be", async () => {
+    // Prepare: two records in one notification; copying the first fails
+    const entry = freshEntry();
+    const [first, second] = [await origin.ticket(entry), await origin.ticket(entry)] as const;
+    await postForm(first.upload, pngBytes(8, 8, 5));
+    await postForm(second.upload, pngBytes(8, 8, 6));
+    const event = {
+      Records: [first, second].flatMap(
+        (ticket) => objectCreated(s3.bucket, stagingKey(entry, ticket.id)).Records,
+      ),
+    };
+    origin.imageFaults.failNext("copy");
+
+    // Act
+    const invocation = handler()(event, CONTEXT);
+
+    // Assess
+    await expect(invocation).rejects.toThrow("1 of 2 staged uploads could not be finalized");
+    expect(await (await origin.uploadStatus(entry, first.id)).json()).toMatchObject({ status: "pending" });
+    expect(await (await origin.uploadStatus(entry, second.id)).json()).toMatchObject({ status: "ready" });
+    expect(await s3.keys(stagingKey(entry, first.id))).toEqual([stagingKey(entry, first.id)]);
+  });
+
+  it("refuses an event that is neither an ALB request nor an S3 notification", async () => {
+    // Prepare
+    const sqsEvent = { Records: [{ eventSource: "aws:sqs", body: "{}" }] };
+
+    // Act
+    const invocation = handler()(sqsEvent as unknown as AlbEvent, CONTEXT);
+
+    // Assess
+    await expect(invocation).rejects.toThrow("ALB requests and S3 notifications only");
   });
 });
 

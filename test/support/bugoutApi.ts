@@ -38,7 +38,7 @@ export class BugoutApiDouble {
   /** Runs before each request is answered: a test's way to act as another client in between. */
   public beforeAnswer: ((call: BugoutCall) => void) | undefined;
   private readonly server: Server;
-  private readonly faults: { method: string; timing: FaultTiming }[] = [];
+  private readonly faults: { method: string; timing: FaultTiming; bodyIncludes: string }[] = [];
   private lastMicros = 0n;
 
   /**
@@ -65,9 +65,14 @@ export class BugoutApiDouble {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Makes the next `times` requests with `method` fail with 500. */
-  public failNext(method: "GET" | "POST" | "DELETE", times = 1, timing: FaultTiming = "before"): void {
-    for (let index = 0; index < times; index += 1) this.faults.push({ method, timing });
+  /** Makes the next `times` requests with `method` (and a body holding `bodyIncludes`) fail with 500. */
+  public failNext(
+    method: "GET" | "POST" | "DELETE",
+    times = 1,
+    timing: FaultTiming = "before",
+    bodyIncludes = "",
+  ): void {
+    for (let index = 0; index < times; index += 1) this.faults.push({ method, timing, bodyIncludes });
   }
 
   /** Stores a resource directly, as another writer (the original design) would have. */
@@ -95,7 +100,9 @@ export class BugoutApiDouble {
     if (request.headers.authorization !== `Bearer ${this.token}`) {
       return send(response, 401, { detail: "Access token not found" });
     }
-    const faultIndex = this.faults.findIndex((fault) => fault.method === method);
+    const faultIndex = this.faults.findIndex(
+      (fault) => fault.method === method && body.includes(fault.bodyIncludes),
+    );
     const fault = faultIndex >= 0 ? this.faults.splice(faultIndex, 1)[0] : undefined;
     if (fault?.timing === "before") return send(response, 500, { detail: "Internal Server Error" });
     const answer = (status: number, payload: unknown) =>

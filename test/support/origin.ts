@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Context } from "aws-lambda";
 import BetterSqlite3 from "better-sqlite3";
 import { GRANT_HEADER } from "../../edge/constants";
 import { KeyRing, type SigningKey } from "../../edge/KeyRing";
@@ -11,12 +12,15 @@ import { BugoutMetadataStore } from "../../origin/BugoutMetadataStore";
 import { type OriginConfigInput, resolveOriginConfig } from "../../origin/config";
 import type { OriginDeps } from "../../origin/dependencies";
 import { MetadataUnavailableError, StorageUnavailableError } from "../../origin/errors";
-import type { ImageRecord, ImageStore, Invalidator, MetadataStore } from "../../origin/ports";
+import { createOriginHandler } from "../../origin/handler";
+import type { ImageRecord, ImageStore, Invalidator, MetadataStore, UploadSigner } from "../../origin/ports";
 import { S3ImageStore } from "../../origin/S3ImageStore";
+import { S3UploadSigner } from "../../origin/S3UploadSigner";
 import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
 import { BugoutApiDouble, type FaultTiming } from "./bugoutApi";
 import { makeKey, TestClock } from "./edge";
 import { FaultSwitch } from "./faults";
+import { objectCreated } from "./s3Events";
 import type { TestS3 } from "./s3Server";
 
 export type MetadataAdapter = "sqlite" | "bugout";
@@ -25,15 +29,27 @@ export const METADATA_ADAPTERS: readonly MetadataAdapter[] = ["sqlite", "bugout"
 export const BUGOUT_TOKEN = "gateway-test-token";
 export const BUGOUT_APPLICATION_ID = "7b1c3c2e-0f4e-4d8a-9a55-2f0b8d2d6a10";
 
+/** Metadata operations a test can make fail. */
+export type FaultyOperation =
+  | "put"
+  | "delete"
+  | "get"
+  | "listByEntry"
+  | "putUpload"
+  | "getUpload"
+  | "settleUpload";
+
 /** A real metadata store of either kind, with its faults and a view of what it holds underneath. */
 export interface TestMetadata {
   readonly adapter: MetadataAdapter;
   /** The store as the origin uses it. */
   readonly store: MetadataStore;
   /** Makes the next `times` calls of `operation` fail, at the store itself where it can (Bugout). */
-  fail(operation: "put" | "delete" | "get" | "listByEntry", times?: number, timing?: FaultTiming): void;
+  fail(operation: FaultyOperation, times?: number, timing?: FaultTiming): void;
   /** Every record as the backing store holds it: SQLite rows, or Bugout `resource_data`. */
   stored(): Promise<Record<string, unknown>[]>;
+  /** Every upload ticket as the backing store holds it: SQLite rows, or Bugout `resource_data`. */
+  storedUploads(): Promise<Record<string, unknown>[]>;
   /** A second store on the same data, as another container would open it. */
   another(): Promise<MetadataStore>;
   resetFaults(): void;
@@ -59,14 +75,8 @@ async function startSqlite(): Promise<TestMetadata> {
     adapter: "sqlite",
     store: faults.target,
     fail: (operation, times = 1, timing = "before") => faults.failNext(operation, times, timing),
-    stored: async () => {
-      const db = new BetterSqlite3(file, { readonly: true });
-      try {
-        return db.prepare("SELECT * FROM images ORDER BY rowid").all() as Record<string, unknown>[];
-      } finally {
-        db.close();
-      }
-    },
+    stored: () => rows(file, "images"),
+    storedUploads: () => rows(file, "uploads"),
     another: open,
     resetFaults: () => faults.reset(),
     stop: async () => {
@@ -74,6 +84,15 @@ async function startSqlite(): Promise<TestMetadata> {
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+async function rows(file: string, table: "images" | "uploads"): Promise<Record<string, unknown>[]> {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    return db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
 }
 
 async function startBugout(): Promise<TestMetadata> {
@@ -85,12 +104,26 @@ async function startBugout(): Promise<TestMetadata> {
       applicationId: BUGOUT_APPLICATION_ID,
       accessToken: async () => BUGOUT_TOKEN,
     });
-  const methods = { put: "POST", delete: "DELETE", get: "GET", listByEntry: "GET" } as const;
+  // Each operation fails at its first brood call of that method (a settlement's is its write), an upload
+  // ticket's only at a call about tickets.
+  const methods = {
+    put: ["POST", ""],
+    delete: ["DELETE", ""],
+    get: ["GET", ""],
+    listByEntry: ["GET", ""],
+    putUpload: ["POST", '"image_upload"'],
+    getUpload: ["GET", ""],
+    settleUpload: ["POST", '"image_upload"'],
+  } as const;
   return {
     adapter: "bugout",
     store: make(),
-    fail: (operation, times = 1, timing = "before") => api.failNext(methods[operation], times, timing),
+    fail: (operation, times = 1, timing = "before") => {
+      const [method, bodyIncludes] = methods[operation];
+      api.failNext(method, times, timing, bodyIncludes);
+    },
     stored: async () => api.data,
+    storedUploads: async () => api.data.filter((data) => data.type === "image_upload"),
     another: async () => make(),
     resetFaults: () => api.failNext("GET", 0),
     stop: () => api.stop(),
@@ -118,12 +151,30 @@ export interface TestOrigin {
   ): Promise<Response>;
   /** `POST`s a multipart upload of `form` to `entry`. */
   upload(entry: EntryRef, form: FormData): Promise<Response>;
+  /** `POST`s `…/uploads` with `body` as JSON: a presigned upload ticket, or a refusal. */
+  requestTicket(entry: EntryRef, body: unknown): Promise<Response>;
+  /** Asks for a ticket that must be issued. */
+  ticket(entry: EntryRef, body?: { name?: string; size?: number }): Promise<IssuedTicket>;
+  /** `GET …/uploads/{id}`. */
+  uploadStatus(entry: EntryRef, uploadId: string): Promise<Response>;
+  /** Delivers S3's notification that `key` was created to the origin function, as S3 would. */
+  notify(key: string): Promise<void>;
+}
+
+/** A ticket as `POST …/uploads` answers it. */
+export interface IssuedTicket {
+  readonly id: string;
+  readonly upload: { readonly url: string; readonly fields: Record<string, string> };
+  readonly expires_at: string;
+  readonly max_bytes: number;
 }
 
 export interface TestOriginOptions {
   readonly s3: TestS3;
   readonly metadata: MetadataStore;
   readonly config?: Partial<OriginConfigInput>;
+  /** Instead of a signer of presigned POSTs to the test server. */
+  readonly uploadSigner?: UploadSigner;
 }
 
 /** Builds the origin's dependencies by hand from real adapters, so each test can reach into them. */
@@ -155,6 +206,7 @@ export async function makeOrigin(options: TestOriginOptions): Promise<TestOrigin
     keys: async () => ring,
     images: imageFaults.target,
     metadata: options.metadata,
+    uploadSigner: options.uploadSigner ?? new S3UploadSigner(options.s3.client, options.s3.bucket),
     invalidator: invalidatorFaults.target,
     log: (entry) => logs.push({ ...entry }),
     now: clock.now,
@@ -171,6 +223,13 @@ export async function makeOrigin(options: TestOriginOptions): Promise<TestOrigin
       headers: { ...headers, ...(token ? { [GRANT_HEADER]: token } : {}) },
     });
   };
+  const handler = createOriginHandler(async () => deps, deps.log);
+  const requestTicket: TestOrigin["requestTicket"] = (entry, body) =>
+    send("POST", uploadsPath(entry), {
+      entry,
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
   return {
     app,
     deps,
@@ -183,7 +242,42 @@ export async function makeOrigin(options: TestOriginOptions): Promise<TestOrigin
     grant,
     send,
     upload: (entry, form) => send("POST", imagesPath(entry), { entry, body: form }),
+    requestTicket,
+    ticket: async (entry, body = { name: "holiday", size: 1024 }) => {
+      const response = await requestTicket(entry, body);
+      if (response.status !== 201)
+        throw new Error(`ticket answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as IssuedTicket;
+    },
+    uploadStatus: (entry, uploadId) => send("GET", uploadsPath(entry, uploadId), { entry }),
+    notify: (key) => handler(objectCreated(deps.config.bucketName, key), {} as Context),
   };
+}
+
+/** `/api/journals/{j}/entries/{e}/uploads`, and one upload below it. */
+export function uploadsPath(entry: EntryRef, uploadId?: string): string {
+  const path = `/api/journals/${entry.journalId}/entries/${entry.entryId}/uploads`;
+  return uploadId ? `${path}/${uploadId}` : path;
+}
+
+/**
+ * Sends a file with a presigned form, as a browser would: the fields in order, then the file. The
+ * S3-compatible server checks nothing of the policy, so any bytes get through.
+ */
+export async function postForm(
+  upload: IssuedTicket["upload"],
+  bytes: Uint8Array<ArrayBuffer>,
+  filename = "photo.png",
+): Promise<Response> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+  form.append("file", new File([bytes], filename));
+  return fetch(upload.url, { method: "POST", body: form });
+}
+
+/** The staging key of an upload. */
+export function stagingKey(entry: EntryRef, uploadId: string): string {
+  return `incoming/${entry.journalId}/entries/${entry.entryId}/images/${uploadId}`;
 }
 
 /** `/api/journals/{j}/entries/{e}/images`, and one image below it. */
