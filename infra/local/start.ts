@@ -28,6 +28,7 @@ const lines = [
   `  images         ${gateway.url}/journals/{journal}/entries/{entry}/images/{image}`,
   `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
   `  storage        ${gateway.s3.endpoint}  (bucket ${gateway.s3.bucket}, S3-compatible)`,
+  `  upload forms   ${gateway.uploadFormUrl}  (presigned POSTs, finalized on the store's events)`,
   `  data           ${gateway.dataDir}/`,
 ];
 if (gateway.demoUsers) {
