@@ -21,7 +21,7 @@ import { inParallel, sha256, tally } from "../support/workload";
  * are the same set, one for one, oldest first, and every listed record reads back with its own bytes.
  */
 
-const OPERATIONS = 200;
+const OPERATIONS = 160;
 const CONCURRENCY = 16;
 const ENTRY = { journalId: "journal-cc", entryId: "entry-cc" } as const;
 const PREFIX = `dev/${ENTRY.journalId}/entries/${ENTRY.entryId}/`;

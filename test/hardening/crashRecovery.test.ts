@@ -3,8 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EntryRef } from "../../edge/routes";
+import { LOCAL_BUCKET } from "../../infra/local/LocalGateway";
 import type { DemoUser } from "../../infra/local/localState";
+import { localS3Directory, startLocalS3 } from "../../infra/local/s3Server";
+import { SQLITE_FILE_NAME } from "../../origin/constants";
 import type { ImageRecord } from "../../origin/ports";
+import { type ReconcileReport, reconcile } from "../../origin/reconcile";
+import { S3ImageStore } from "../../origin/S3ImageStore";
+import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
 import { demoUsers, type GatewayProcess, runReconcile, startGatewayProcess } from "../support/gatewayProcess";
 import { type Bytes, noisyPng } from "../support/images";
 import { uploadForm } from "../support/origin";
@@ -81,7 +87,7 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
     const second = await startGatewayProcess({ DATA_DIR: dataDir });
     running.push(second);
     const fix = await runReconcile(dataDir, ["--fix", "--grace-seconds=0"]);
-    const check = await runReconcile(dataDir, ["--grace-seconds=0"]);
+    const check = await reconcileInProcess(dataDir);
 
     // Assess: reconcile fixed what the kill left, and nothing is left after it
     console.info(
@@ -89,21 +95,18 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
         `${inFlightAtKill} cut by it; reconcile found ${(fix.report.orphanObjects as unknown[]).length} ` +
         `orphans and removed ${(fix.report.removedObjects as unknown[]).length}, ` +
         `${(fix.report.missingObjects as unknown[]).length} records without bytes; ` +
-        `afterwards ${(check.report.orphanObjects as unknown[]).length} orphans`,
+        `afterwards ${check.orphanObjects.length} orphans`,
     );
     expect(fix.code).toBe(0);
     expect(fix.report.removedObjects).toEqual(fix.report.orphanObjects);
     expect(fix.report.failedRemovals).toEqual([]);
     expect(fix.report.missingObjects).toEqual([]);
     expect(check).toEqual({
-      code: 0,
-      report: {
-        orphanObjects: [],
-        removedObjects: [],
-        failedRemovals: [],
-        missingObjects: [],
-        recentObjects: 0,
-      },
+      orphanObjects: [],
+      removedObjects: [],
+      failedRemovals: [],
+      missingObjects: [],
+      recentObjects: 0,
     });
 
     // Assess: every acknowledged upload is listed, and every listed record reads back byte for byte
@@ -128,6 +131,25 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
     expect(await second.exited()).toBe(0);
   }, 90_000);
 });
+
+/**
+ * A second look, in this process and without fixing anything: the same reconcile over the same store
+ * directory and SQLite file, as the command opens them (without paying for another process).
+ */
+async function reconcileInProcess(dataDir: string): Promise<ReconcileReport> {
+  const s3 = await startLocalS3({ directory: localS3Directory(dataDir), bucket: LOCAL_BUCKET });
+  const metadata = await SqliteMetadataStore.open(join(dataDir, SQLITE_FILE_NAME));
+  try {
+    const images = new S3ImageStore(s3.client, s3.bucket);
+    return await reconcile(
+      { imagesPrefix: "dev", images, metadata, now: Date.now },
+      { fix: false, graceMs: 0 },
+    );
+  } finally {
+    await metadata.close();
+    await s3.close();
+  }
+}
 
 function entryPath(entry: EntryRef): string {
   return `/journals/${entry.journalId}/entries/${entry.entryId}`;

@@ -20,7 +20,7 @@ import { startS3Server, type TestS3 } from "../support/s3Server";
  * record behind. Every generated body is invalid by construction, and says which 4xx it must get.
  */
 
-const RUNS = 800;
+const RUNS = 600;
 const ENTRY = { journalId: "journal-mp", entryId: "entry-mp" } as const;
 /** The test origin's direct-upload limit (test/support/origin.ts) and the multipart overhead allowed. */
 const MAX_FILE_BYTES = 64 * 1024;
