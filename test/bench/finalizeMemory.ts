@@ -7,7 +7,6 @@
  * `finalize`, the upload's status.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
@@ -17,6 +16,7 @@ import { uploadOfStagingKey } from "../../origin/records";
 import { S3ImageStore } from "../../origin/S3ImageStore";
 import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
 import { testS3Client } from "../support/s3Server";
+import { memoryStatus, resetPeakRss } from "./stats";
 
 const [mode, endpoint, bucket, warmUpKey, key] = process.argv.slice(2) as [
   string,
@@ -67,9 +67,8 @@ await run(warmUpKey);
 gc();
 await new Promise((resolve) => setTimeout(resolve, 50));
 gc();
-// Linux keeps the process's peak RSS (VmHWM); writing 5 to clear_refs resets it to the current RSS, so
-// what it holds afterwards is the exact peak of what follows, with nothing sampled and nothing missed.
-writeFileSync("/proc/self/clear_refs", "5");
+// The kernel's peak RSS from here on is the exact peak of what follows: nothing sampled, nothing missed.
+resetPeakRss();
 const baseline = memoryStatus("VmRSS");
 const started = performance.now();
 const outcome = await run(key);
@@ -80,16 +79,6 @@ console.log(JSON.stringify({ baseline, peak, ms, status: mode === "finalize" ? o
 client.destroy();
 await metadata.close();
 await rm(directory, { recursive: true, force: true });
-
-/** A field of /proc/self/status, in bytes. */
-function memoryStatus(field: "VmRSS" | "VmHWM"): number {
-  const line = readFileSync("/proc/self/status", "utf8")
-    .split("\n")
-    .find((each) => each.startsWith(`${field}:`));
-  const kilobytes = Number(/(\d+) kB/.exec(line ?? "")?.[1]);
-  if (!Number.isFinite(kilobytes)) throw new Error(`/proc/self/status has no ${field}`);
-  return kilobytes * 1024;
-}
 
 /** Hex SHA-256 of what a plain GET answers, chunk by chunk. */
 function streamedSha256(url: string): Promise<string> {

@@ -1,4 +1,5 @@
 /** Small statistics for the bench scripts: every figure they print comes from here. */
+import { readFileSync, writeFileSync } from "node:fs";
 
 /** The q-quantile (0..1) of samples, nearest-rank. */
 export function quantile(samples: readonly number[], q: number): number {
@@ -42,4 +43,22 @@ export function report(rows: readonly [label: string, value: string, note?: stri
 
 export function fixed(value: number, digits = 1): string {
   return value.toFixed(digits);
+}
+
+/**
+ * A memory field of this process's `/proc/self/status` (Linux), in bytes: `VmRSS` now, or `VmHWM`, the
+ * peak since the process started or since `resetPeakRss`.
+ */
+export function memoryStatus(field: "VmRSS" | "VmHWM"): number {
+  const line = readFileSync("/proc/self/status", "utf8")
+    .split("\n")
+    .find((each) => each.startsWith(`${field}:`));
+  const kilobytes = Number(/(\d+) kB/.exec(line ?? "")?.[1]);
+  if (!Number.isFinite(kilobytes)) throw new Error(`/proc/self/status has no ${field}`);
+  return kilobytes * 1024;
+}
+
+/** Resets the kernel's peak RSS (VmHWM) to the current RSS: writing 5 to clear_refs does that. */
+export function resetPeakRss(): void {
+  writeFileSync("/proc/self/clear_refs", "5");
 }
