@@ -1,8 +1,12 @@
+import { createHash } from "node:crypto";
+import { mkdir, open } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { S3Event } from "aws-lambda";
-import S3rver from "s3rver";
+import S3rver, { type S3rverObject, type S3rverStore } from "s3rver";
 import { close, listen } from "./listen";
 
 /** A running S3-compatible server on loopback and a client for it. */
@@ -36,6 +40,7 @@ export async function startLocalS3(options: {
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: options.corsXml ? [options.corsXml] : [] }],
   });
+  guardObjectWrites(s3rver.store);
   await s3rver.configureBuckets();
   const server: Server = createServer(s3rver.callback());
   const port = await listen(server, options.port ?? 0);
@@ -89,3 +94,51 @@ function encodeEventKey(key: string): string {
 
 /** Where the local gateway keeps its objects under `DATA_DIR`. */
 export const localS3Directory = (dataDir: string): string => join(dataDir, "s3");
+
+/**
+ * s3rver's own `putObject` creates the object's directory and then opens the file through a write stream
+ * with no error handler. A concurrent delete that empties that directory removes it in between, and the
+ * open then fails as an uncaught exception (crashing the gateway) while a buffered put has already been
+ * answered 200 without its bytes. This replacement opens the file before writing, making the directory
+ * again if a delete removed it, and fails the request, never the process.
+ */
+export function guardObjectWrites(store: S3rverStore): void {
+  store.putObject = async (object: S3rverObject) => {
+    const file = await openCreatingDirectory(store.getResourcePath(object.bucket, object.key, "object"));
+    const md5 = createHash("md5");
+    let size = 0;
+    if (Buffer.isBuffer(object.content)) {
+      try {
+        await file.writeFile(object.content);
+      } finally {
+        await file.close();
+      }
+      md5.update(object.content);
+      size = object.content.length;
+    } else {
+      const measure = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          md5.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      // The write stream owns the file handle from here and closes it, whatever happens.
+      await pipeline(object.content, measure, file.createWriteStream());
+    }
+    const digest = md5.digest("hex");
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+}
+
+async function openCreatingDirectory(path: string) {
+  for (let attempt = 1; ; attempt += 1) {
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      return await open(path, "w");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw error;
+    }
+  }
+}

@@ -15,8 +15,24 @@ declare module "s3rver" {
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
 
+  /** An object as s3rver's store receives it. */
+  interface S3rverObject {
+    bucket: string;
+    key: string;
+    content: Buffer | NodeJS.ReadableStream;
+    metadata: Record<string, string>;
+  }
+
+  /** s3rver's filesystem store: the part the local gateway replaces (see infra/local/s3Server.ts). */
+  interface S3rverStore {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+    putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  }
+
   export default class S3rver {
     constructor(options?: S3rverOptions);
+    store: S3rverStore;
     configureBuckets(): Promise<void>;
     callback(): (request: IncomingMessage, response: ServerResponse) => void;
     run(): Promise<AddressInfo>;
