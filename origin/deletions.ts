@@ -1,18 +1,15 @@
-import { imageObjectKey, type Log } from "../edge/authorize";
+import { imageObjectKey } from "../edge/authorize";
 import type { EntryRef } from "../edge/routes";
 import { settleEach } from "./concurrency";
 import { StorageUnavailableError } from "./errors";
 import { describeError } from "./logging";
-import type { ImageRecord, ImageRef, ImageStore, Invalidator, MetadataStore } from "./ports";
+import type { ImageRecord, ImageRef, OriginServices } from "./ports";
 import { imageUrl, objectKeyOf } from "./records";
 
 /** What deleting images needs. */
-export interface DeleteImagesDeps {
+export interface DeleteImagesDeps
+  extends Pick<OriginServices, "images" | "metadata" | "invalidator" | "log"> {
   readonly imagesPrefix: string;
-  readonly images: ImageStore;
-  readonly metadata: MetadataStore;
-  readonly invalidator: Invalidator;
-  readonly log: Log;
 }
 
 const OBJECT_CONCURRENCY = 8;

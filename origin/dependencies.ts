@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CloudFrontClient } from "@aws-sdk/client-cloudfront";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { Log } from "../edge/authorize";
 import { refreshing } from "../edge/dependencies";
 import { KeyRing } from "../edge/KeyRing";
@@ -10,25 +10,15 @@ import type { OriginConfig } from "./config";
 import { SECRET_REFRESH_MS } from "./constants";
 import { createMetadataStore, type MetadataStoreOverrides } from "./createMetadataStore";
 import { consoleLog } from "./logging";
-import type { ImageStore, Invalidator, MetadataStore, UploadSigner } from "./ports";
+import type { Invalidator, OriginServices, UploadSigner } from "./ports";
 import { S3ImageStore } from "./S3ImageStore";
 import { S3UploadSigner } from "./S3UploadSigner";
 
 /** Everything the origin app consults. Built once per container and passed in; nothing is global. */
-export interface OriginDeps {
+export interface OriginDeps extends OriginServices {
   readonly config: OriginConfig;
   /** The keys that verify the edge's grants, reloaded now and then so a rotation reaches warm containers. */
   readonly keys: () => Promise<KeyRing>;
-  readonly images: ImageStore;
-  readonly metadata: MetadataStore;
-  /** Signs presigned uploads into the bucket's staging prefix. */
-  readonly uploadSigner: UploadSigner;
-  readonly invalidator: Invalidator;
-  readonly log: Log;
-  /** Milliseconds since the epoch. */
-  readonly now: () => number;
-  /** A new lower-case UUID. */
-  readonly uuid: () => string;
 }
 
 /** The stores alone: what the reconcile command needs. */
@@ -85,11 +75,16 @@ export async function createOriginStores(
 
 /**
  * An S3 client for the configured bucket. An S3-compatible server is addressed by path and sent only the
- * checksums S3 requires: such servers often lack the newer checksum headers.
+ * checksums S3 requires: such servers often lack the newer checksum headers. `extra` adds client settings
+ * (credentials for a local server, a retry policy).
  */
-export function s3ClientFor(config: Pick<OriginConfig, "region" | "s3Endpoint">): S3Client {
-  if (config.s3Endpoint === undefined) return new S3Client({ region: config.region });
+export function s3ClientFor(
+  config: Pick<OriginConfig, "region" | "s3Endpoint">,
+  extra: Omit<S3ClientConfig, "region" | "endpoint"> = {},
+): S3Client {
+  if (config.s3Endpoint === undefined) return new S3Client({ ...extra, region: config.region });
   return new S3Client({
+    ...extra,
     region: config.region,
     endpoint: config.s3Endpoint,
     forcePathStyle: true,

@@ -1,3 +1,4 @@
+import type { Log } from "../edge/authorize";
 import type { EntryRef } from "../edge/routes";
 
 /** One image of an entry: the entry and the id the gateway assigned. */
@@ -201,4 +202,21 @@ export interface UploadSigner {
 export interface Invalidator {
   /** Paths as the CDN knows them, a trailing `*` for a prefix. */
   invalidate(paths: readonly string[]): Promise<void>;
+}
+
+/**
+ * The services the origin's operations are built on, described once: each operation takes the few it
+ * needs (`Pick<OriginServices, ...>`), and `OriginDeps` carries them all.
+ */
+export interface OriginServices {
+  readonly images: ImageStore;
+  readonly metadata: MetadataStore;
+  /** Signs presigned uploads into the bucket's staging prefix. */
+  readonly uploadSigner: UploadSigner;
+  readonly invalidator: Invalidator;
+  readonly log: Log;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** A new lower-case UUID. */
+  readonly uuid: () => string;
 }

@@ -5,27 +5,19 @@ import { EmptyFileError, ImageTooLargeError } from "./errors";
 import { imageName } from "./names";
 import type {
   ImageRecord,
-  ImageStore,
-  MetadataStore,
+  OriginServices,
   PresignedPost,
   UploadError,
   UploadRecord,
   UploadRef,
-  UploadSigner,
 } from "./ports";
 import { stagingKeyOf } from "./records";
 import { limitedBody } from "./requestBody";
 
 /** What issuing and reading upload tickets needs. */
-export interface UploadTicketDeps {
-  readonly images: ImageStore;
-  readonly metadata: MetadataStore;
-  readonly uploadSigner: UploadSigner;
+export interface UploadTicketDeps
+  extends Pick<OriginServices, "images" | "metadata" | "uploadSigner" | "now" | "uuid"> {
   readonly maxImageBytes: number;
-  /** Milliseconds since the epoch. */
-  readonly now: () => number;
-  /** A new lower-case UUID. */
-  readonly uuid: () => string;
 }
 
 /** What a client asks a presigned upload for: `{"name", "size"}`. */

@@ -1,24 +1,17 @@
 import { createHash } from "node:crypto";
 import { fileTypeFromBuffer } from "file-type";
-import { imageObjectKey, type Log } from "../edge/authorize";
+import { imageObjectKey } from "../edge/authorize";
 import { HttpError } from "../edge/errors";
 import type { EntryRef } from "../edge/routes";
 import { ALLOWED_IMAGE_TYPES, type ImageType, TYPE_SAMPLE_BYTES } from "./constants";
 import { MetadataUnavailableError, UnsupportedTypeError } from "./errors";
 import { describeError } from "./logging";
-import type { ImageRecord, ImageRef, ImageStore, MetadataStore, PutOutcome } from "./ports";
+import type { ImageRecord, ImageRef, OriginServices, PutOutcome } from "./ports";
 import { imageUrl, objectKeyOf, refOf } from "./records";
 
 /** What storing an image needs. */
-export interface StoreImageDeps {
+export interface StoreImageDeps extends Pick<OriginServices, "images" | "metadata" | "log" | "now" | "uuid"> {
   readonly imagesPrefix: string;
-  readonly images: ImageStore;
-  readonly metadata: MetadataStore;
-  readonly log: Log;
-  /** Milliseconds since the epoch. */
-  readonly now: () => number;
-  /** A new lower-case UUID. */
-  readonly uuid: () => string;
 }
 
 /** Bytes to store in an entry, with their sanitized display name. */

@@ -4,9 +4,10 @@ import { createServer, type Server } from "node:http";
 import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, type S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3Event } from "aws-lambda";
 import S3rver, { type S3rverObject, type S3rverStore } from "s3rver";
+import { s3ClientFor } from "../../origin/dependencies";
 import { close, listen } from "./listen";
 
 /** A running S3-compatible server on loopback and a client for it. */
@@ -24,6 +25,17 @@ export interface LocalS3 {
 
 /** s3rver accepts any well-formed signature; these only satisfy the SDK. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/** A client for a local S3-compatible server, configured as the origin configures one, with its credentials. */
+export function localS3Client(
+  endpoint: string,
+  extra: Omit<S3ClientConfig, "region" | "endpoint"> = {},
+): S3Client {
+  return s3ClientFor(
+    { region: "us-east-1", s3Endpoint: endpoint },
+    { credentials: LOCAL_S3_CREDENTIALS, ...extra },
+  );
+}
 
 /**
  * Starts s3rver with its data under `directory` and creates `bucket` (kept across restarts). It does not
@@ -45,15 +57,7 @@ export async function startLocalS3(options: {
   const server: Server = createServer(s3rver.callback());
   const port = await listen(server, options.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({
-    endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: LOCAL_S3_CREDENTIALS,
-    // s3rver predates S3's default integrity checksums; send them only where S3 requires them.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const client = localS3Client(endpoint);
   // Idempotent: the bucket may exist from an earlier start.
   await client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch(() => undefined);
   return {

@@ -1,4 +1,3 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EntryRef } from "../../edge/routes";
 import type { ImageRecord } from "../../origin/ports";
@@ -16,7 +15,7 @@ import {
   uploadForm,
 } from "../support/origin";
 import { faultSeed, SeededRandom } from "../support/random";
-import { S3RVER_CREDENTIALS, startS3Server, type TestS3 } from "../support/s3Server";
+import { startS3Server, type TestS3, testS3Client } from "../support/s3Server";
 import { allRecords, inParallel, sha256, tally } from "../support/workload";
 
 /**
@@ -70,16 +69,8 @@ describe.each(METADATA_ADAPTERS)("the gateway on a failing S3-compatible server,
     metadata = await startMetadata(adapter);
     proxy = new FaultyProxy(s3.endpoint, random, FAULT_RATE);
     const endpoint = await proxy.start();
-    const client = new S3Client({
-      endpoint,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: S3RVER_CREDENTIALS,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      // One attempt: each fault reaches the gateway's own code.
-      maxAttempts: 1,
-    });
+    // One attempt: each fault reaches the gateway's own code.
+    const client = testS3Client(endpoint, { maxAttempts: 1 });
     origin = await makeOrigin({ s3: { ...s3, client }, metadata: metadata.store });
   });
 

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../../infra/local/s3Server";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3 } from "../../infra/local/s3Server";
 
 /** An object as the test server holds it. */
 export interface ServerObject {
@@ -70,13 +70,4 @@ export async function startS3Server(): Promise<TestS3> {
 }
 
 /** Another client for a test server (a second process's view, or one for a server that is gone). */
-export function testS3Client(endpoint: string): S3Client {
-  return new S3Client({
-    endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    credentials: S3RVER_CREDENTIALS,
-  });
-}
+export const testS3Client = localS3Client;
