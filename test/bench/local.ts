@@ -10,10 +10,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type autocannon from "autocannon";
 import { ROOT } from "../../infra/bundle";
-import { startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
 import { noisyPng } from "../support/images";
 import { uploadForm } from "../support/origin";
+import { startDemoGateway } from "./demoGateway";
 import { fixed, median, report } from "./stats";
 
 const DURATION_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
@@ -21,27 +20,15 @@ const CONNECTIONS = 16;
 const START_RUNS = 3;
 
 export async function benchLocal(): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), "bench-local-"));
-  const gateway = await startLocalGateway({
-    env: { DATA_DIR: dataDir },
-    createOrigin: createLocalOrigin,
-    port: 0,
-    log: () => undefined,
-  });
+  const { gateway, entryUrl, headers, stop } = await startDemoGateway("local");
   try {
-    const [alice] = gateway.demoUsers ?? [];
-    if (!alice) throw new Error("no demo user");
-    const entry = `/api/journals/alice-travel/entries/lisbon-2026`;
-    const headers = { authorization: alice.authorization };
-    const uploaded = await fetch(`${gateway.url}${entry}/images`, {
+    const uploaded = await fetch(`${entryUrl}/images`, {
       method: "POST",
       headers,
       body: uploadForm(noisyPng(100 * 1024)),
     });
     const record = (await uploaded.json()) as { url: string; size: number; id: string };
-    const { token } = (await (
-      await fetch(`${gateway.url}${entry}/access`, { method: "POST", headers })
-    ).json()) as {
+    const { token } = (await (await fetch(`${entryUrl}/access`, { method: "POST", headers })).json()) as {
       token: string;
     };
     const key = `dev${record.url.slice("/journals".length)}`;
@@ -72,8 +59,7 @@ export async function benchLocal(): Promise<void> {
       ],
     ]);
   } finally {
-    await gateway.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 

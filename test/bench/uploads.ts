@@ -15,10 +15,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ROOT } from "../../infra/bundle";
-import { startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
 import { type Bytes, noisyPng, pngBytes } from "../support/images";
 import { type IssuedTicket, postForm } from "../support/origin";
+import { startDemoGateway } from "./demoGateway";
 import { startS3ServerProcess } from "./origin";
 import { fixed, median, report, timed } from "./stats";
 
@@ -71,18 +70,8 @@ async function benchEndToEnd(): Promise<{
   bareMs: number[];
   bareFormMs: number[];
 }> {
-  const dataDir = await mkdtemp(join(tmpdir(), "bench-uploads-"));
-  const gateway = await startLocalGateway({
-    env: { DATA_DIR: dataDir },
-    createOrigin: createLocalOrigin,
-    port: 0,
-    log: () => undefined,
-  });
+  const { gateway, entryUrl: entry, headers, stop } = await startDemoGateway("uploads");
   try {
-    const [alice] = gateway.demoUsers ?? [];
-    if (!alice) throw new Error("no demo user");
-    const entry = `${gateway.url}/api/journals/alice-travel/entries/lisbon-2026`;
-    const headers = { authorization: alice.authorization };
     const presigned = async (bytes: Bytes): Promise<number[]> => {
       let mark = performance.now();
       const lap = () => {
@@ -140,8 +129,7 @@ async function benchEndToEnd(): Promise<{
     }
     return { bytes, runs, bareMs, bareFormMs };
   } finally {
-    await gateway.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 

@@ -1,0 +1,42 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type LocalGateway, startLocalGateway } from "../../infra/local/LocalGateway";
+import { createLocalOrigin } from "../../infra/local/localOrigin";
+
+/** The local gateway on a fresh DATA_DIR, and the demo user's entry the benchmarks work in. */
+export interface DemoGateway {
+  readonly gateway: LocalGateway;
+  /** `…/api/journals/alice-travel/entries/lisbon-2026`, absolute. */
+  readonly entryUrl: string;
+  /** The demo user's `Authorization` header. */
+  readonly headers: { readonly authorization: string };
+  /** Closes the gateway and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** Starts the whole local gateway quietly on a free port, as the benchmarks use it. */
+export async function startDemoGateway(name: string): Promise<DemoGateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), `bench-${name}-`));
+  const gateway = await startLocalGateway({
+    env: { DATA_DIR: dataDir },
+    createOrigin: createLocalOrigin,
+    port: 0,
+    log: () => undefined,
+  });
+  const stop = async () => {
+    await gateway.close();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const [alice] = gateway.demoUsers ?? [];
+  if (!alice) {
+    await stop();
+    throw new Error("The local gateway started without its demo users.");
+  }
+  return {
+    gateway,
+    entryUrl: `${gateway.url}/api/journals/alice-travel/entries/lisbon-2026`,
+    headers: { authorization: alice.authorization },
+    stop,
+  };
+}
