@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
+import type { HttpError } from "../contract/errors";
+import type { EntryRef } from "../contract/types";
 import { BoundedCache } from "./BoundedCache";
-import type { HttpError } from "./errors";
-import type { EntryRef } from "./routes";
 
 /** What the journals API said about one credential and one entry: allowed, or the refusal to repeat. */
 export type AccessDecision =

@@ -4,11 +4,8 @@ import {
   GatewayTimeoutError,
   type HttpError,
   UnauthorizedError,
-} from "./errors";
-import type { EntryRef } from "./routes";
-
-/** The `fetch` the client calls; injectable so tests and the local gateway can count or route calls. */
-export type Fetch = typeof fetch;
+} from "../contract/errors";
+import type { EntryRef, Fetch } from "../contract/types";
 
 /**
  * Asks the notes app's journals API whether a credential may open an entry:

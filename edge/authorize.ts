@@ -1,14 +1,17 @@
+import { corsHeaders, preflight } from "../contract/cors";
+import { ForbiddenError, HttpError, UnauthorizedError } from "../contract/errors";
+import type { KeyRing } from "../contract/KeyRing";
+import { imageObjectKey } from "../contract/keys";
+import type { Log } from "../contract/log";
+import { errorResponse, type GeneratedResponse, jsonResponse } from "../contract/responses";
+import { matchRoute, type Route } from "../contract/routes";
+import { type AccessClaims, signAccessToken, signGrant, verifyAccessToken } from "../contract/tokens";
+import type { EntryRef } from "../contract/types";
 import type { BoundedCache } from "./BoundedCache";
 import type { EdgeConfig } from "./config";
-import { corsHeaders, preflight } from "./cors";
 import { type HeaderValues, readAuthorization, readCredential } from "./credentials";
 import { type AccessDecision, DecisionCache } from "./DecisionCache";
-import { ForbiddenError, HttpError, UnauthorizedError } from "./errors";
 import type { JournalsClient } from "./JournalsClient";
-import type { KeyRing } from "./KeyRing";
-import { errorResponse, type GeneratedResponse, jsonResponse } from "./responses";
-import { type EntryRef, matchRoute, type Route } from "./routes";
-import { type AccessClaims, signAccessToken, signGrant, verifyAccessToken } from "./tokens";
 
 /** A viewer request as the decision needs it, whatever carried it (CloudFront, the local gateway). */
 export interface ViewerRequest {
@@ -27,9 +30,6 @@ export type Decision =
   | { readonly action: "read-image"; readonly objectKey: string }
   /** An `/api/*` request for the origin, carrying the grant (none for health). */
   | { readonly action: "forward-to-origin"; readonly grant: string | undefined };
-
-/** One structured log line; never carries a credential, token or grant. */
-export type Log = (entry: Readonly<Record<string, unknown>>) => void;
 
 /** What a decision may consult. Built once per container. */
 export interface AuthorizeDeps {
@@ -66,11 +66,6 @@ export async function authorize(request: ViewerRequest, deps: AuthorizeDeps): Pr
     }
     return respond(errorResponse(error, cors));
   }
-}
-
-/** The object key of an image: `{IMAGES_PREFIX}/{j}/entries/{e}/images/{i}`. */
-export function imageObjectKey(prefix: string, image: EntryRef & { readonly imageId: string }): string {
-  return `${prefix}/${image.journalId}/entries/${image.entryId}/images/${image.imageId}`;
 }
 
 async function decide(

@@ -4,8 +4,9 @@ import {
   DEFAULT_TOKEN_TTL_SECONDS,
   IMAGES_PREFIX_PATTERN,
   MAX_TOKEN_TTL_SECONDS,
-} from "./constants";
-import type { KeySource } from "./keyLoaders";
+} from "../contract/constants";
+import type { KeySource } from "../contract/keyLoaders";
+import { keySourceFromEnv } from "../contract/keyLoaders";
 
 /**
  * Everything the edge needs to know. Lambda@Edge has no environment variables, so on AWS this object is
@@ -105,23 +106,6 @@ export function parseOriginList(value: string): string[] {
     .split(",")
     .map((origin) => origin.trim())
     .filter(Boolean);
-}
-
-/**
- * Where the signing keys are, by the environment's names, in this order: `SIGNING_KEYS` (the JSON
- * document), `SIGNING_KEYS_FILE`, `SIGNING_KEYS_SECRET_ID` (Secrets Manager, in the ARN's own region).
- */
-export function keySourceFromEnv(env: NodeJS.ProcessEnv): KeySource | undefined {
-  if (env.SIGNING_KEYS) return { type: "env", variable: "SIGNING_KEYS" };
-  if (env.SIGNING_KEYS_FILE) return { type: "file", path: env.SIGNING_KEYS_FILE };
-  const secretId = env.SIGNING_KEYS_SECRET_ID;
-  if (secretId) return { type: "secrets-manager", secretId, region: secretRegion(secretId, env.AWS_REGION) };
-  return undefined;
-}
-
-/** A secret ARN names its region (the keys live in us-east-1, beside the edge); a bare name uses ours. */
-export function secretRegion(secretId: string, fallback = "us-east-1"): string {
-  return /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(secretId)?.[1] ?? fallback;
 }
 
 function optionalNumber(value: string | undefined): number | undefined {

@@ -1,5 +1,5 @@
-import { TOKEN_COOKIE, TOKEN_QUERY_PARAMETER } from "./constants";
-import { BadRequestError } from "./errors";
+import { TOKEN_COOKIE, TOKEN_QUERY_PARAMETER } from "../contract/constants";
+import { BadRequestError } from "../contract/errors";
 
 /** Header values by lower-case name; a header sent several times keeps every value, in order. */
 export type HeaderValues = Readonly<Record<string, readonly string[] | undefined>>;

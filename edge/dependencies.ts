@@ -1,10 +1,12 @@
-import type { AuthorizeDeps, Log } from "./authorize";
+import { KeyRing } from "../contract/KeyRing";
+import { keyLoaderFor, type SigningKeyLoader } from "../contract/keyLoaders";
+import type { Log } from "../contract/log";
+import type { Fetch } from "../contract/types";
+import type { AuthorizeDeps } from "./authorize";
 import { BoundedCache } from "./BoundedCache";
 import type { EdgeConfig } from "./config";
 import { DecisionCache } from "./DecisionCache";
-import { type Fetch, JournalsClient } from "./JournalsClient";
-import { KeyRing } from "./KeyRing";
-import { keyLoaderFor, type SigningKeyLoader } from "./keyLoaders";
+import { JournalsClient } from "./JournalsClient";
 
 /** What a caller may replace: tests and the local gateway pass their own; AWS uses the defaults. */
 export interface EdgeOverrides {
@@ -38,35 +40,5 @@ export async function createEdgeDeps(
     verifiedTokens: new BoundedCache(VERIFIED_TOKENS_MAX_ENTRIES),
     now: overrides.now ?? Date.now,
     log: overrides.log ?? ((entry) => console.log(JSON.stringify(entry))),
-  };
-}
-
-/**
- * Memoizes an async factory per container and builds it again every `maxAgeMs`, so rotated signing keys
- * reach warm containers. A refresh runs behind the current value, which keeps serving until the new one
- * is ready, and a failed load is not remembered: the next request tries again.
- */
-export function refreshing<T>(
-  factory: () => Promise<T>,
-  maxAgeMs: number,
-  now: () => number = Date.now,
-): () => Promise<T> {
-  let current: { readonly value: T; readonly loadedAt: number } | undefined;
-  let pending: Promise<T> | undefined;
-  const load = (): Promise<T> => {
-    pending ??= factory()
-      .then((value) => {
-        current = { value, loadedAt: now() };
-        return value;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
-  };
-  return async () => {
-    if (!current) return load();
-    if (now() - current.loadedAt >= maxAgeMs) load().catch(() => undefined);
-    return current.value;
   };
 }

@@ -5,12 +5,13 @@ import type {
   CloudFrontRequestResult,
   CloudFrontResultResponse,
 } from "aws-lambda";
+import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES, SECRET_REFRESH_MS } from "../contract/constants";
+import { HttpError, ServiceUnavailableError } from "../contract/errors";
+import { refreshing } from "../contract/refreshing";
+import { errorResponse, type GeneratedResponse } from "../contract/responses";
 import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
 import { type EdgeConfig, edgeConfigFromEnv } from "./config";
-import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES, SECRET_REFRESH_MS } from "./constants";
-import { createEdgeDeps, refreshing } from "./dependencies";
-import { HttpError, ServiceUnavailableError } from "./errors";
-import { errorResponse, type GeneratedResponse } from "./responses";
+import { createEdgeDeps } from "./dependencies";
 
 /** Baked in by the build (`infra/build.ts`): Lambda@Edge has no environment variables. */
 declare const __IMAGE_GATEWAY_EDGE_CONFIG__: EdgeConfig | undefined;

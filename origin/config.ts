@@ -1,7 +1,6 @@
 import { join } from "node:path";
-import { keySourceFromEnv, secretRegion } from "../edge/config";
-import { DEFAULT_IMAGES_PREFIX, IMAGES_PREFIX_PATTERN } from "../edge/constants";
-import type { KeySource } from "../edge/keyLoaders";
+import { DEFAULT_IMAGES_PREFIX, IMAGES_PREFIX_PATTERN } from "../contract/constants";
+import { type KeySource, keySourceFromEnv, secretRegion } from "../contract/keyLoaders";
 import {
   DEFAULT_BUGOUT_API_URL,
   DEFAULT_DATA_DIR,
@@ -9,7 +8,7 @@ import {
   DEFAULT_MAX_IMAGE_BYTES,
   DEFAULT_REGION,
   SQLITE_FILE_NAME,
-} from "./constants";
+} from "./domain/constants";
 
 /** Where a secret comes from: the environment (locally), or Secrets Manager (on AWS), fetched once. */
 export type SecretSource =

@@ -4,9 +4,9 @@
  * objects. Prints the report as JSON and exits 1 when something is left for a person to look at.
  */
 import { parseArgs } from "node:util";
+import { createOriginStores } from "./adapters/dependencies";
 import { originConfigFromEnv } from "./config";
-import { createOriginStores } from "./dependencies";
-import { DEFAULT_RECONCILE_GRACE_MS, needsAttention, reconcile } from "./reconcile";
+import { DEFAULT_RECONCILE_GRACE_MS, needsAttention, reconcile } from "./domain/reconcile";
 
 const { values } = parseArgs({
   options: {

@@ -12,10 +12,10 @@
  *
  * The report is printed as JSON; the exit code is 1 when something is left for a person to look at.
  */
-import { DEFAULT_DATA_DIR } from "../../origin/constants";
-import { LOCAL_BUCKET } from "./LocalGateway";
-import { discardInterruptedWrites } from "./s3Recovery";
-import { LOCAL_S3_CREDENTIALS, localS3Directory, startLocalS3 } from "./s3Server";
+import { DEFAULT_DATA_DIR } from "../../origin/domain/constants";
+import { LOCAL_BUCKET } from "./gateway/LocalGateway";
+import { discardInterruptedWrites } from "./storage/s3Recovery";
+import { LOCAL_S3_CREDENTIALS, localS3Directory, startLocalS3 } from "./storage/s3Server";
 
 const env = process.env;
 if (env.BUCKET_NAME || env.S3_ENDPOINT) {

@@ -2,8 +2,8 @@
  * `npm start`: the whole gateway on one machine, on its embedded defaults. Every configuration name of
  * the contract is read from the environment; nothing outside the machine is needed.
  */
-import { startLocalGateway } from "./LocalGateway";
-import { createLocalOrigin } from "./localOrigin";
+import { startLocalGateway } from "./gateway/LocalGateway";
+import { createLocalOrigin } from "./gateway/localOrigin";
 
 const port = Number(process.env.PORT) || 8080;
 let gateway: Awaited<ReturnType<typeof startLocalGateway>>;

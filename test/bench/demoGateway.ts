@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalGateway, startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
+import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 
 /** The local gateway on a fresh DATA_DIR, and the demo user's entry the benchmarks work in. */
 export interface DemoGateway {

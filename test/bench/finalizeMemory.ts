@@ -11,10 +11,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FinalizeDeps, finalizeUpload } from "../../origin/finalize";
-import { uploadOfStagingKey } from "../../origin/records";
-import { S3ImageStore } from "../../origin/S3ImageStore";
-import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
+import { uploadOfStagingKey } from "../../contract/keys";
+import { S3ImageStore } from "../../origin/adapters/S3ImageStore";
+import { SqliteMetadataStore } from "../../origin/adapters/SqliteMetadataStore";
+import { type FinalizeDeps, finalizeUpload } from "../../origin/domain/finalize";
 import { testS3Client } from "../support/s3Server";
 import { memoryStatus, resetPeakRss } from "./stats";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type autocannon from "autocannon";
-import { ROOT } from "../../infra/bundle";
+import { ROOT } from "../../infra/aws/bundle";
 import { noisyPng } from "../support/images";
 import { uploadForm } from "../support/origin";
 import { startDemoGateway } from "./demoGateway";

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ROOT } from "../../infra/bundle";
+import { ROOT } from "../../infra/aws/bundle";
 import { fixed, median, report } from "./stats";
 
 const RUNS = Number(process.env.BENCH_SYNTH_RUNS ?? 3);

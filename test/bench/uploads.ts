@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { ROOT } from "../../infra/bundle";
+import { ROOT } from "../../infra/aws/bundle";
 import { type Bytes, noisyPng, pngBytes } from "../support/images";
 import { type IssuedTicket, postForm } from "../support/origin";
 import { startDemoGateway } from "./demoGateway";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ForbiddenError } from "../../contract/errors";
 import { DecisionCache } from "../../edge/DecisionCache";
-import { ForbiddenError } from "../../edge/errors";
 import { ENTRY, OTHER_ENTRY } from "../support/edge";
 
 const allow = { allowed: true } as const;

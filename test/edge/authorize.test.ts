@@ -1,10 +1,10 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { KeyRing } from "../../contract/KeyRing";
+import { signAccessToken, verifyAccessToken, verifyGrant } from "../../contract/tokens";
+import type { EntryRef } from "../../contract/types";
 import { authorize, type Decision, type ViewerRequest } from "../../edge/authorize";
-import { KeyRing } from "../../edge/KeyRing";
-import type { EntryRef } from "../../edge/routes";
-import { signAccessToken, verifyAccessToken, verifyGrant } from "../../edge/tokens";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import {
   ACCESS,
   ALICE,

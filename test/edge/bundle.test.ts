@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { CloudFrontRequest, CloudFrontRequestHandler } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatSigningKeys } from "../../contract/keyLoaders";
 import { resolveEdgeConfig } from "../../edge/config";
-import { formatSigningKeys } from "../../edge/keyLoaders";
-import { bundleEdge, EDGE_BUNDLE_LIMIT_BYTES, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/bundle";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
+import { bundleEdge, EDGE_BUNDLE_LIMIT_BYTES, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/aws/bundle";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, CONTEXT, IMAGE_ID, loadEvent, makeKey } from "../support/edge";
 
 const journals = new JournalsApiServer(ACCESS);

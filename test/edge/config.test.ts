@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { edgeConfigFromEnv, resolveEdgeConfig, secretRegion } from "../../edge/config";
+import { secretRegion } from "../../contract/keyLoaders";
+import { edgeConfigFromEnv, resolveEdgeConfig } from "../../edge/config";
 
 const keys = { type: "env", variable: "SIGNING_KEYS" } as const;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { refreshing } from "../../edge/dependencies";
+import { refreshing } from "../../contract/refreshing";
 
 describe("refreshing", () => {
   it("builds once, then again in the background when stale, serving the old value meanwhile", async () => {

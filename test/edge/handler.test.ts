@@ -1,9 +1,9 @@
 import type { CloudFrontRequest, CloudFrontRequestEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { KeyRing } from "../../contract/KeyRing";
+import { signAccessToken, verifyGrant } from "../../contract/tokens";
 import { createViewerRequestHandler } from "../../edge/handler";
-import { KeyRing } from "../../edge/KeyRing";
-import { signAccessToken, verifyGrant } from "../../edge/tokens";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import {
   ACCESS,
   ALICE,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageRecord } from "../../origin/ports";
+import type { ImageRecord } from "../../origin/domain/ports";
 import { pngBytes } from "../support/images";
 import {
   imagesPath,

@@ -9,16 +9,16 @@ import type {
   CloudFrontResultResponse,
 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatSigningKeys } from "../../contract/keyLoaders";
+import { IMAGE_CONTENT_SECURITY_POLICY } from "../../contract/responseHeaders";
 import { resolveEdgeConfig } from "../../edge/config";
-import { formatSigningKeys } from "../../edge/keyLoaders";
-import { bundleEdge } from "../../infra/bundle";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
-import { type LocalGateway, startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
-import type { DemoUser } from "../../infra/local/localState";
-import { IMAGE_CONTENT_SECURITY_POLICY } from "../../infra/responseHeaders";
-import type { ImageRecord } from "../../origin/ports";
-import { synthGateway } from "../infra/synthGateway";
+import { bundleEdge } from "../../infra/aws/bundle";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
+import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../infra/local/gateway/localState";
+import type { ImageRecord } from "../../origin/domain/ports";
+import { synthGateway } from "../infra/aws/synthGateway";
 import { ACCESS, CONTEXT, IMAGE_ID, loadEvent, makeKey } from "../support/edge";
 import { pngBytes, svg } from "../support/images";
 import { uploadForm } from "../support/origin";

@@ -3,12 +3,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GRANT_HEADER } from "../../edge/constants";
-import { parseSigningKeys } from "../../edge/keyLoaders";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
-import { type LocalGateway, type OriginFactory, startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
-import type { ImageRecord } from "../../origin/ports";
+import { GRANT_HEADER } from "../../contract/constants";
+import { parseSigningKeys } from "../../contract/keyLoaders";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
+import {
+  type LocalGateway,
+  type OriginFactory,
+  startLocalGateway,
+} from "../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
+import type { ImageRecord } from "../../origin/domain/ports";
 import { BugoutApiDouble } from "../support/bugoutApi";
 import { pngBytes, svg } from "../support/images";
 import { uploadForm } from "../support/origin";

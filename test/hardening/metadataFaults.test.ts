@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EntryRef } from "../../edge/routes";
-import { MetadataUnavailableError } from "../../origin/errors";
-import type { ImageRecord, MetadataStore } from "../../origin/ports";
+import type { EntryRef } from "../../contract/types";
+import { MetadataUnavailableError } from "../../origin/domain/errors";
+import type { ImageRecord, MetadataStore } from "../../origin/domain/ports";
 import { type Bytes, pngBytes } from "../support/images";
 import {
   METADATA_ADAPTERS,

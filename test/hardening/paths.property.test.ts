@@ -1,11 +1,11 @@
 import type { CloudFrontRequest } from "aws-lambda";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GRANT_HEADER } from "../../contract/constants";
+import { signAccessToken, verifyGrant } from "../../contract/tokens";
 import { authorize, type Decision } from "../../edge/authorize";
-import { GRANT_HEADER } from "../../edge/constants";
 import { applyDecision } from "../../edge/handler";
-import { signAccessToken, verifyGrant } from "../../edge/tokens";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, ALICE, BOB, ENTRY, makeEdge, makeKey, OTHER_ENTRY, type TestEdge } from "../support/edge";
 import { assertProperty, propertyTimeoutMs } from "../support/properties";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EntryRef } from "../../edge/routes";
-import type { ImageRecord } from "../../origin/ports";
-import { reconcile } from "../../origin/reconcile";
+import type { EntryRef } from "../../contract/types";
+import type { ImageRecord } from "../../origin/domain/ports";
+import { reconcile } from "../../origin/domain/reconcile";
 import { FaultyProxy } from "../support/faultyProxy";
 import { pngBytes } from "../support/images";
 import {

@@ -1,11 +1,11 @@
 import { createHmac, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ORIGIN_AUDIENCE, TOKEN_ISSUER, VIEWER_AUDIENCE } from "../../contract/constants";
+import { signAccessToken, signGrant, verifyAccessToken, verifyGrant } from "../../contract/tokens";
+import type { EntryRef } from "../../contract/types";
 import { authorize, type Decision } from "../../edge/authorize";
-import { ORIGIN_AUDIENCE, TOKEN_ISSUER, VIEWER_AUDIENCE } from "../../edge/constants";
-import type { EntryRef } from "../../edge/routes";
-import { signAccessToken, signGrant, verifyAccessToken, verifyGrant } from "../../edge/tokens";
-import { JournalsApiServer } from "../../infra/local/JournalsApiServer";
+import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, ENTRY, IMAGE_ID, makeEdge, makeKey, OTHER_ENTRY, type TestEdge } from "../support/edge";
 import { assertProperty, propertyTimeoutMs } from "../support/properties";
 

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import type { ImageRecord } from "../../origin/ports";
+import type { ImageRecord } from "../../origin/domain/ports";
 import { demoUsers, residentBytes, startGatewayProcess } from "../support/gatewayProcess";
 import { pngBytes } from "../support/images";
 

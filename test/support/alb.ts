@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AlbEvent } from "../../origin/handler";
+import type { AlbEvent } from "../../origin/http/handler";
 
 /** A fixture from `test/events/alb/`, deep-cloned so each test may change it. */
 export function loadAlbEvent(name: string): AlbEvent {

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CloudFrontRequestEvent, Context } from "aws-lambda";
+import type { SigningKey } from "../../contract/KeyRing";
+import { staticKeyLoader } from "../../contract/keyLoaders";
 import type { AuthorizeDeps } from "../../edge/authorize";
 import { type EdgeConfigInput, resolveEdgeConfig } from "../../edge/config";
 import { createEdgeDeps } from "../../edge/dependencies";
-import type { SigningKey } from "../../edge/KeyRing";
-import { staticKeyLoader } from "../../edge/keyLoaders";
 
 export const ALICE = "Bearer test-credential-alice";
 export const BOB = "Bearer test-credential-bob";

@@ -6,7 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { close, listen } from "../../infra/local/listen";
+import { close, listen } from "../../infra/local/gateway/listen";
 import type { SeededRandom } from "./random";
 
 /**

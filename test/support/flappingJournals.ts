@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { close, listen } from "../../infra/local/listen";
+import { close, listen } from "../../infra/local/gateway/listen";
 import type { SeededRandom } from "./random";
 
 /**

@@ -3,9 +3,9 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT } from "../../infra/bundle";
-import { close, listen } from "../../infra/local/listen";
-import type { DemoUser } from "../../infra/local/localState";
+import { ROOT } from "../../infra/aws/bundle";
+import { close, listen } from "../../infra/local/gateway/listen";
+import type { DemoUser } from "../../infra/local/gateway/localState";
 
 const run = promisify(execFile);
 

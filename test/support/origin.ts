@@ -3,20 +3,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "aws-lambda";
 import BetterSqlite3 from "better-sqlite3";
-import { GRANT_HEADER } from "../../edge/constants";
-import { KeyRing, type SigningKey } from "../../edge/KeyRing";
-import type { EntryRef } from "../../edge/routes";
-import { signGrant } from "../../edge/tokens";
-import { createApp } from "../../origin/app";
-import { BugoutMetadataStore } from "../../origin/BugoutMetadataStore";
+import { GRANT_HEADER } from "../../contract/constants";
+import { KeyRing, type SigningKey } from "../../contract/KeyRing";
+import { signGrant } from "../../contract/tokens";
+import type { EntryRef } from "../../contract/types";
+import { BugoutMetadataStore } from "../../origin/adapters/BugoutMetadataStore";
+import type { OriginDeps } from "../../origin/adapters/dependencies";
+import { S3ImageStore } from "../../origin/adapters/S3ImageStore";
+import { S3UploadSigner } from "../../origin/adapters/S3UploadSigner";
+import { SqliteMetadataStore } from "../../origin/adapters/SqliteMetadataStore";
 import { type OriginConfigInput, resolveOriginConfig } from "../../origin/config";
-import type { OriginDeps } from "../../origin/dependencies";
-import { MetadataUnavailableError, StorageUnavailableError } from "../../origin/errors";
-import { createOriginHandler } from "../../origin/handler";
-import type { ImageRecord, ImageStore, Invalidator, MetadataStore, UploadSigner } from "../../origin/ports";
-import { S3ImageStore } from "../../origin/S3ImageStore";
-import { S3UploadSigner } from "../../origin/S3UploadSigner";
-import { SqliteMetadataStore } from "../../origin/SqliteMetadataStore";
+import { MetadataUnavailableError, StorageUnavailableError } from "../../origin/domain/errors";
+import type {
+  ImageRecord,
+  ImageStore,
+  Invalidator,
+  MetadataStore,
+  UploadSigner,
+} from "../../origin/domain/ports";
+import { createApp } from "../../origin/http/app";
+import { createOriginHandler } from "../../origin/http/handler";
 import { BugoutApiDouble, type FaultTiming } from "./bugoutApi";
 import { makeKey, TestClock } from "./edge";
 import { FaultSwitch } from "./faults";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ImageRecord, MetadataStore } from "../../origin/ports";
+import type { ImageRecord, MetadataStore } from "../../origin/domain/ports";
 
 /** Runs `task` over `items` with at most `limit` under way at once, in order of start. */
 export async function inParallel<T>(

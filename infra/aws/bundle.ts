@@ -1,0 +1,74 @@
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BuildOptions, build } from "esbuild";
+import type { EdgeConfig } from "../../edge/config";
+
+/** Repository root, whichever script imports this. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Lambda@Edge refuses a viewer-request package above 1 MB. */
+export const EDGE_BUNDLE_LIMIT_BYTES = 1024 * 1024;
+/** What we hold ourselves to, far under the limit, so cold starts stay fast. */
+export const EDGE_BUNDLE_TARGET_BYTES = 50 * 1024;
+
+export interface BundleResult {
+  readonly file: string;
+  readonly bytes: number;
+}
+
+/**
+ * Bundles the viewer-request function into one minified ESM file with `config` baked in (Lambda@Edge has
+ * no environment variables). Without a config the bundle reads the environment, which only suits local use.
+ * The AWS SDK stays external: the Lambda runtime provides it.
+ *
+ * @throws {Error} when the bundle outgrows the Lambda@Edge limit
+ */
+export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<BundleResult> {
+  const result = await bundleFunction("edge/handler.ts", outdir, {
+    external: ["@aws-sdk/*"],
+    define: config ? { __IMAGE_GATEWAY_EDGE_CONFIG__: JSON.stringify(config) } : {},
+  });
+  if (result.bytes > EDGE_BUNDLE_LIMIT_BYTES) {
+    throw new Error(
+      `Edge bundle is ${result.bytes} bytes, above Lambda@Edge's ${EDGE_BUNDLE_LIMIT_BYTES}-byte limit.`,
+    );
+  }
+  return result;
+}
+
+/**
+ * Bundles the origin function (ALB target and S3 event handler) into one minified ESM file reading its
+ * configuration from the environment. The AWS SDK's clients stay external (the runtime provides them),
+ * and so does better-sqlite3: only the local gateway uses SQLite, and the origin loads it lazily. Its
+ * helpers (`@aws-sdk/s3-presigned-post`) are bundled: the runtime does not promise them.
+ */
+export async function bundleOrigin(outdir: string): Promise<BundleResult> {
+  return bundleFunction("origin/http/handler.ts", outdir, {
+    external: ["@aws-sdk/client-*", "better-sqlite3"],
+    // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
+    banner: {
+      js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
+    },
+  });
+}
+
+/** One Lambda function as one minified ESM file, `index.mjs`, for Node 20 and later. */
+async function bundleFunction(entry: string, outdir: string, options: BuildOptions): Promise<BundleResult> {
+  await mkdir(outdir, { recursive: true });
+  const file = join(outdir, "index.mjs");
+  await build({
+    entryPoints: [join(ROOT, entry)],
+    outfile: file,
+    bundle: true,
+    minify: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    legalComments: "eof",
+    logLevel: "warning",
+    ...options,
+  });
+  const { size: bytes } = await stat(file);
+  return { file, bytes };
+}

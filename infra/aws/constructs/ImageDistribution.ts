@@ -1,0 +1,167 @@
+import { Duration } from "aws-cdk-lib";
+import * as acm from "aws-cdk-lib/aws-certificatemanager";
+import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
+import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import { Construct } from "constructs";
+import { GRANT_HEADER } from "../../../contract/constants";
+import { CORS_GRANT } from "../../../contract/cors";
+import { imageResponseHeaders } from "../../../contract/responseHeaders";
+import type { ImageBucket } from "./ImageBucket";
+
+/** Path pattern CloudFront sends to the origin service; everything else is an image read. */
+export const API_PATH_PATTERN = "/api/*";
+
+/**
+ * Images never change under their id (a delete invalidates), so CloudFront may keep them as long as the
+ * origin's `Cache-Control` says, up to a year. Browsers see the response headers policy's lifetime instead.
+ */
+const IMAGE_EDGE_CACHE = { default: Duration.days(1), max: Duration.days(365) };
+
+/** What the distribution is built from. */
+export interface ImageDistributionProps {
+  readonly images: ImageBucket;
+  readonly imagesPrefix: string;
+  readonly tokenTtlSeconds: number;
+  readonly corsAllowedOrigins: readonly string[];
+  /** The origin service (load balancer) for `/api/*`. */
+  readonly apiOrigin: cloudfront.IOrigin;
+  /** The viewer-request function version, replicated by Lambda@Edge. */
+  readonly viewerRequest: lambda.IVersion;
+  readonly priceClass: cloudfront.PriceClass;
+  readonly customDomain: { readonly domainName: string; readonly certificateArn: string } | undefined;
+}
+
+/**
+ * The CloudFront distribution. Every request meets the viewer-request function first. Image paths
+ * (the default behavior) go to the private bucket through Origin Access Control with a cache key of the
+ * rewritten path alone; `/api/*` goes to the origin service uncached, carrying the edge's grant.
+ */
+export class ImageDistribution extends Construct {
+  public readonly distribution: cloudfront.Distribution;
+
+  public constructor(scope: Construct, id: string, props: ImageDistributionProps) {
+    super(scope, id);
+    const cors = props.corsAllowedOrigins.length > 0 ? corsBehavior(props.corsAllowedOrigins) : undefined;
+    const edgeLambdas: cloudfront.EdgeLambda[] = [
+      { functionVersion: props.viewerRequest, eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST },
+    ];
+
+    const imagesAccess = new cloudfront.S3OriginAccessControl(this, "ImagesAccessControl", {
+      description: "image-gateway: CloudFront signs every request to the image bucket",
+      signing: cloudfront.Signing.SIGV4_ALWAYS,
+    });
+    // `withOriginAccessControl` would grant the distribution the whole bucket; this origin carries the
+    // OAC and the bucket policy grants the images prefix alone (ImageBucket.allowDistributionReads).
+    const imagesOrigin = origins.S3BucketOrigin.withBucketDefaults(props.images.bucket, {
+      originAccessControlId: imagesAccess.originAccessControlId,
+    });
+
+    // The viewer-request function rewrites the path to the object key and drops the query, so the path
+    // alone identifies an image: a token, cookie or header in the key would only split the cache.
+    const imagesCachePolicy = new cloudfront.CachePolicy(this, "ImagesCachePolicy", {
+      comment: "image-gateway images: keyed by the object key alone",
+      defaultTtl: IMAGE_EDGE_CACHE.default,
+      minTtl: Duration.seconds(0),
+      maxTtl: IMAGE_EDGE_CACHE.max,
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.none(),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      headerBehavior: cloudfront.CacheHeaderBehavior.none(),
+      // Images are compressed already; Accept-Encoding would only split the cache.
+      enableAcceptEncodingGzip: false,
+      enableAcceptEncodingBrotli: false,
+    });
+
+    const headers = imageResponseHeaders(props.tokenTtlSeconds);
+    const imagesResponseHeaders = new cloudfront.ResponseHeadersPolicy(this, "ImagesResponseHeaders", {
+      comment: "image-gateway images: nosniff, a CSP that runs nothing, a private browser lifetime",
+      securityHeadersBehavior: {
+        contentTypeOptions: { override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: required(headers, "content-security-policy"),
+          override: true,
+        },
+      },
+      customHeadersBehavior: {
+        customHeaders: [
+          { header: "Cache-Control", value: required(headers, "cache-control"), override: true },
+        ],
+      },
+      corsBehavior: cors,
+    });
+
+    const apiOriginRequest = new cloudfront.OriginRequestPolicy(this, "ApiOriginRequestPolicy", {
+      comment: "image-gateway API: the edge's grant, the body's type and every query parameter",
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(GRANT_HEADER, "content-type"),
+      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
+      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+    });
+    const apiResponseHeaders = cors
+      ? new cloudfront.ResponseHeadersPolicy(this, "ApiResponseHeaders", {
+          comment: "image-gateway API: CORS for the configured origins",
+          corsBehavior: cors,
+        })
+      : undefined;
+
+    this.distribution = new cloudfront.Distribution(this, "Distribution", {
+      comment: "image-gateway",
+      defaultBehavior: {
+        origin: imagesOrigin,
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        // OPTIONS must reach the viewer-request function, which answers preflights itself.
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+        cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
+        cachePolicy: imagesCachePolicy,
+        responseHeadersPolicy: imagesResponseHeaders,
+        compress: false,
+        edgeLambdas,
+      },
+      additionalBehaviors: {
+        [API_PATH_PATTERN]: {
+          origin: props.apiOrigin,
+          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+          cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+          originRequestPolicy: apiOriginRequest,
+          responseHeadersPolicy: apiResponseHeaders,
+          edgeLambdas,
+        },
+      },
+      priceClass: props.priceClass,
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      // The default *.cloudfront.net certificate has a fixed policy; a custom one gets TLS 1.2 at least.
+      ...(props.customDomain && {
+        domainNames: [props.customDomain.domainName],
+        certificate: acm.Certificate.fromCertificateArn(
+          this,
+          "Certificate",
+          props.customDomain.certificateArn,
+        ),
+        minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      }),
+    });
+    props.images.allowDistributionReads(this.distribution.distributionArn, props.imagesPrefix);
+  }
+}
+
+/**
+ * CORS for responses that come from the bucket or the origin service, which never see the viewer's
+ * `Origin`. The edge answers preflights and its own responses itself, and those keep their headers.
+ */
+function corsBehavior(allowedOrigins: readonly string[]): cloudfront.ResponseHeadersCorsBehavior {
+  return {
+    accessControlAllowOrigins: [...allowedOrigins],
+    accessControlAllowCredentials: CORS_GRANT.allowCredentials,
+    accessControlAllowMethods: [...CORS_GRANT.allowMethods],
+    accessControlAllowHeaders: [...CORS_GRANT.allowHeaders],
+    accessControlExposeHeaders: [...CORS_GRANT.exposeHeaders],
+    accessControlMaxAge: Duration.seconds(CORS_GRANT.maxAgeSeconds),
+    originOverride: false,
+  };
+}
+
+function required(headers: Readonly<Record<string, string>>, name: string): string {
+  const value = headers[name];
+  if (value === undefined) throw new Error(`The image response headers lack ${name}.`);
+  return value;
+}

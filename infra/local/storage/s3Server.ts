@@ -1,0 +1,148 @@
+import { createHash } from "node:crypto";
+import { mkdir, open } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { dirname, join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { CreateBucketCommand, type S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3Event } from "aws-lambda";
+import S3rver, { type S3rverObject, type S3rverStore } from "s3rver";
+import { s3ClientFor } from "../../../origin/adapters/dependencies";
+import { close, listen } from "../gateway/listen";
+
+/** A running S3-compatible server on loopback and a client for it. */
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly client: S3Client;
+  /**
+   * Calls `listener` with each S3 event notification (object created or removed), shaped as S3 sends
+   * them, synchronously while the server handles the request: a listener must not throw or block.
+   */
+  onEvent(listener: (event: S3Event) => void): void;
+  close(): Promise<void>;
+}
+
+/** s3rver accepts any well-formed signature; these only satisfy the SDK. */
+export const LOCAL_S3_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/** A client for a local S3-compatible server, configured as the origin configures one, with its credentials. */
+export function localS3Client(
+  endpoint: string,
+  extra: Omit<S3ClientConfig, "region" | "endpoint"> = {},
+): S3Client {
+  return s3ClientFor(
+    { region: "us-east-1", s3Endpoint: endpoint },
+    { credentials: LOCAL_S3_CREDENTIALS, ...extra },
+  );
+}
+
+/**
+ * Starts s3rver with its data under `directory` and creates `bucket` (kept across restarts). It does not
+ * check signatures or POST policies, so the gateway enforces its limits itself.
+ */
+export async function startLocalS3(options: {
+  readonly directory: string;
+  readonly bucket: string;
+  readonly port?: number;
+  readonly corsXml?: string;
+}): Promise<LocalS3> {
+  const s3rver = new S3rver({
+    directory: options.directory,
+    silent: true,
+    configureBuckets: [{ name: options.bucket, configs: options.corsXml ? [options.corsXml] : [] }],
+  });
+  guardObjectWrites(s3rver.store);
+  await s3rver.configureBuckets();
+  const server: Server = createServer(s3rver.callback());
+  const port = await listen(server, options.port ?? 0);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = localS3Client(endpoint);
+  // Idempotent: the bucket may exist from an earlier start.
+  await client.send(new CreateBucketCommand({ Bucket: options.bucket })).catch(() => undefined);
+  return {
+    endpoint,
+    bucket: options.bucket,
+    client,
+    onEvent: (listener) => s3rver.on("event", (event) => listener(asS3Notification(event))),
+    close: async () => {
+      client.destroy();
+      await close(server);
+    },
+  };
+}
+
+/**
+ * s3rver's notification as S3 sends it. s3rver passes the key raw and misspells the bucket's ARN; S3
+ * URL-encodes the key (a space as `+`), which is what a handler must decode.
+ */
+export function asS3Notification(event: S3Event): S3Event {
+  return {
+    Records: event.Records.map((record) => ({
+      ...record,
+      s3: {
+        ...record.s3,
+        bucket: { ...record.s3.bucket, arn: `arn:aws:s3:::${record.s3.bucket.name}` },
+        object: { ...record.s3.object, key: encodeEventKey(record.s3.object.key) },
+      },
+    })),
+  };
+}
+
+function encodeEventKey(key: string): string {
+  return key
+    .split("/")
+    .map((segment) => encodeURIComponent(segment).replaceAll("%20", "+"))
+    .join("/");
+}
+
+/** Where the local gateway keeps its objects under `DATA_DIR`. */
+export const localS3Directory = (dataDir: string): string => join(dataDir, "s3");
+
+/**
+ * s3rver's own `putObject` creates the object's directory and then opens the file through a write stream
+ * with no error handler. A concurrent delete that empties that directory removes it in between, and the
+ * open then fails as an uncaught exception (crashing the gateway) while a buffered put has already been
+ * answered 200 without its bytes. This replacement opens the file before writing, making the directory
+ * again if a delete removed it, and fails the request, never the process.
+ */
+export function guardObjectWrites(store: S3rverStore): void {
+  store.putObject = async (object: S3rverObject) => {
+    const file = await openCreatingDirectory(store.getResourcePath(object.bucket, object.key, "object"));
+    const md5 = createHash("md5");
+    let size = 0;
+    if (Buffer.isBuffer(object.content)) {
+      try {
+        await file.writeFile(object.content);
+      } finally {
+        await file.close();
+      }
+      md5.update(object.content);
+      size = object.content.length;
+    } else {
+      const measure = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          md5.update(chunk);
+          size += chunk.length;
+          callback(null, chunk);
+        },
+      });
+      // The write stream owns the file handle from here and closes it, whatever happens.
+      await pipeline(object.content, measure, file.createWriteStream());
+    }
+    const digest = md5.digest("hex");
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+}
+
+async function openCreatingDirectory(path: string) {
+  for (let attempt = 1; ; attempt += 1) {
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      return await open(path, "w");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw error;
+    }
+  }
+}

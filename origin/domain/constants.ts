@@ -1,0 +1,69 @@
+/** Names and limits of the origin fixed by the contract (shared/ARCHITECTURE.md) or by AWS. */
+
+/** `MAX_DIRECT_UPLOAD_BYTES` default: 1 MiB, what an ALB passes to a Lambda function. */
+export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = 1024 * 1024;
+/** `MAX_IMAGE_BYTES` default: 20 MiB. */
+export const DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+export const DEFAULT_DATA_DIR = ".data";
+export const DEFAULT_BUGOUT_API_URL = "https://auth.bugout.dev";
+export const DEFAULT_REGION = "us-east-1";
+
+/** What a multipart body may carry beyond the file itself: boundaries, part headers, the `name` part. */
+export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+/** Longest image name kept, in characters. */
+export const MAX_NAME_LENGTH = 200;
+/** The name of an image whose upload carried neither a `name` part nor a usable file name. */
+export const FALLBACK_IMAGE_NAME = "image";
+
+/** How long a presigned upload form is accepted: S3 refuses it afterwards. At most 15 minutes. */
+export const UPLOAD_TICKET_TTL_SECONDS = 15 * 60;
+/** Leading bytes the type is detected from, by either upload route: `file-type`'s own sample size. */
+export const TYPE_SAMPLE_BYTES = 4100;
+/** Largest JSON body `POST …/uploads` reads: a name and a size need far less. */
+export const MAX_UPLOAD_REQUEST_BYTES = 4 * 1024;
+
+/** The SQLite metadata file under `DATA_DIR`. */
+export const SQLITE_FILE_NAME = "metadata.sqlite";
+
+/**
+ * Objects are written once under a fresh id and never change, so every cache may keep them for a year.
+ * CloudFront's response headers policy sets what browsers see (no longer than an access token lives).
+ */
+export const IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+
+/** An image type the gateway stores: what `file-type` detects, and how it is recorded. */
+export interface ImageType {
+  readonly extension: string;
+  readonly contentType: string;
+}
+
+const PNG: ImageType = { extension: "png", contentType: "image/png" };
+const JPEG: ImageType = { extension: "jpg", contentType: "image/jpeg" };
+const GIF: ImageType = { extension: "gif", contentType: "image/gif" };
+const WEBP: ImageType = { extension: "webp", contentType: "image/webp" };
+const AVIF: ImageType = { extension: "avif", contentType: "image/avif" };
+
+/**
+ * The allowlist, keyed by the MIME type `file-type` detects: raster formats a browser only displays,
+ * never SVG or anything it may run. An animated PNG is a PNG and is served as one.
+ */
+export const ALLOWED_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
+  "image/png": PNG,
+  "image/apng": PNG,
+  "image/jpeg": JPEG,
+  "image/gif": GIF,
+  "image/webp": WEBP,
+  "image/avif": AVIF,
+};
+
+/** Content types by recorded extension, for records that carry only an extension (the original design's). */
+export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
+  png: PNG.contentType,
+  jpg: JPEG.contentType,
+  jpeg: JPEG.contentType,
+  gif: GIF.contentType,
+  webp: WEBP.contentType,
+  avif: AVIF.contentType,
+};
+
+export { SECRET_REFRESH_MS } from "../../contract/constants";

@@ -1,0 +1,174 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { GRANT_HEADER } from "../../contract/constants";
+import { HttpError, NotFoundError } from "../../contract/errors";
+import { describeError } from "../../contract/log";
+import { errorResponse } from "../../contract/responses";
+import { matchRoute } from "../../contract/routes";
+import { verifyGrant } from "../../contract/tokens";
+import type { EntryRef, ImageRef, UploadRef } from "../../contract/types";
+import type { OriginDeps } from "../adapters/dependencies";
+import { deleteEntryImages, deleteImage } from "../domain/deletions";
+import { PayloadTooLargeError } from "../domain/errors";
+import { storeImage } from "../domain/imageWrites";
+import { issueUploadTicket, readUploadRequest, readUploadStatus } from "../domain/uploadTickets";
+import { readUploadForm } from "./multipart";
+
+interface OriginEnv {
+  Variables: { requestId: string };
+}
+
+const IMAGES = "/api/journals/:journalId/entries/:entryId/images";
+const IMAGE = `${IMAGES}/:imageId`;
+const UPLOADS = "/api/journals/:journalId/entries/:entryId/uploads";
+const UPLOAD = `${UPLOADS}/:uploadId`;
+const MAX_REQUEST_ID_LENGTH = 128;
+
+/**
+ * The origin: the `/api/*` routes of the contract as one hono app, the same behind the ALB (`handler.ts`),
+ * in the local gateway and in tests (`app.request`). Every route but health needs the edge's grant for
+ * exactly its entry and method; every answer is JSON that no cache keeps.
+ *
+ * - `GET /api/health` → `200 {"status": "ok"}`
+ * - `GET …/images` → `200 {"images": [record, ...]}`, oldest first
+ * - `POST …/images` (multipart) → `201` the new record, or `200` the record that already holds these bytes
+ * - `DELETE …/images` → `204`, whether or not the entry had images (a retry is harmless)
+ * - `GET …/images/{i}` → `200` the record, or `404 not_found`
+ * - `DELETE …/images/{i}` → `204`, or `404 not_found`
+ * - `POST …/uploads` (JSON `{"name", "size"}`) → `201 {"id", "upload": {"url", "fields"}, "expires_at",
+ *   "max_bytes"}`: a presigned POST straight to the bucket's staging prefix; `413` at once for a size
+ *   above `MAX_IMAGE_BYTES`
+ * - `GET …/uploads/{i}` → `200 {"status": "pending", "id", "expires_at"}`, then
+ *   `{"status": "ready", "id", "image": record | null}` (`null` once the image is deleted) or
+ *   `{"status": "rejected", "id", "error": {"code", "message"}}` (`expired` for a form never used); `404`
+ */
+export function createApp(deps: OriginDeps): Hono<OriginEnv> {
+  const app = new Hono<OriginEnv>();
+  const storage = { ...deps, imagesPrefix: deps.config.imagesPrefix };
+  const tickets = { ...deps, maxImageBytes: deps.config.maxImageBytes };
+
+  app.use(logRequests(deps));
+  app.use("/api/*", verifyAccess(deps));
+
+  app.get("/api/health", (c) => c.json({ status: "ok" }));
+
+  app.get(IMAGES, async (c) => c.json({ images: await deps.metadata.listByEntry(entryOf(c.req.param())) }));
+
+  app.post(IMAGES, async (c) => {
+    const entry = entryOf(c.req.param());
+    const form = await readUploadForm(c.req.raw, {
+      maxFileBytes: deps.config.maxDirectUploadBytes,
+      tooLarge: () => directUploadTooLarge(entry, deps.config.maxDirectUploadBytes),
+    });
+    const { record, created } = await storeImage(entry, form, storage);
+    return c.json(record, created ? 201 : 200);
+  });
+
+  app.delete(IMAGES, async (c) => {
+    await deleteEntryImages(entryOf(c.req.param()), storage);
+    return c.body(null, 204);
+  });
+
+  app.get(IMAGE, async (c) => {
+    const record = await deps.metadata.get(imageOf(c.req.param()));
+    if (!record) throw new NotFoundError("No such image.");
+    return c.json(record);
+  });
+
+  app.delete(IMAGE, async (c) => {
+    if (!(await deleteImage(imageOf(c.req.param()), storage))) throw new NotFoundError("No such image.");
+    return c.body(null, 204);
+  });
+
+  app.post(UPLOADS, async (c) => {
+    const request = await readUploadRequest(c.req.raw, deps.config.maxImageBytes);
+    const ticket = await issueUploadTicket(entryOf(c.req.param()), request, tickets);
+    // A signer may answer a path on the gateway itself (the local one's): made absolute from the URL called.
+    const upload = { ...ticket.upload, url: new URL(ticket.upload.url, c.req.url).href };
+    return c.json({ ...ticket, upload }, 201);
+  });
+
+  app.get(UPLOAD, async (c) => c.json(await readUploadStatus(uploadOf(c.req.param()), tickets)));
+
+  app.notFound(() => errorAnswer(new NotFoundError()));
+  app.onError((error, c) => {
+    if (!(error instanceof HttpError) || error.status >= 500) {
+      deps.log({
+        level: "error",
+        event: "request_failed",
+        request_id: c.get("requestId"),
+        error: describeError(error),
+      });
+    }
+    return errorAnswer(error);
+  });
+  return app;
+}
+
+/**
+ * Refuses what the edge would refuse (ids, shapes, methods), then checks the edge's grant: signed with our
+ * keys, fresh, and for exactly this journal, entry and method. The origin never asks the journals API.
+ */
+function verifyAccess(deps: OriginDeps): MiddlewareHandler<OriginEnv> {
+  return async (c, next) => {
+    const route = matchRoute(c.req.method, new URL(c.req.url).pathname);
+    if (route.kind === "api") {
+      const expected = { journalId: route.journalId, entryId: route.entryId, method: c.req.method };
+      await verifyGrant(await deps.keys(), c.req.header(GRANT_HEADER), expected, deps.now() / 1000);
+    }
+    await next();
+  };
+}
+
+/**
+ * One JSON line per request: method, route pattern, status, duration and request id (the ALB's trace id
+ * when there is one). Never a header, a body, a credential or a grant.
+ */
+function logRequests(deps: OriginDeps): MiddlewareHandler<OriginEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const requestId = c.req.header("x-amzn-trace-id")?.slice(0, MAX_REQUEST_ID_LENGTH) || deps.uuid();
+    c.set("requestId", requestId);
+    c.header("cache-control", "no-store");
+    await next();
+    deps.log({
+      level: "info",
+      event: "request",
+      method: c.req.method,
+      route: routePattern(c),
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      request_id: requestId,
+    });
+  };
+}
+
+/** The pattern of the route that answered (`app.use` middleware is registered for method `ALL`). */
+function routePattern(c: Parameters<typeof matchedRoutes>[0]): string | null {
+  return matchedRoutes(c).findLast((route) => route.method !== "ALL")?.path ?? null;
+}
+
+/** The contract's error JSON for any thrown value, as the edge renders it; anything unknown is a bare 500. */
+export function errorAnswer(error: unknown): Response {
+  const { status, headers, body } = errorResponse(error);
+  return new Response(body, { status, headers });
+}
+
+function directUploadTooLarge(entry: EntryRef, maxBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `A direct upload takes at most ${maxBytes} bytes; upload larger images with ` +
+      `POST /api/journals/${entry.journalId}/entries/${entry.entryId}/uploads.`,
+  );
+}
+
+function entryOf(params: { journalId: string; entryId: string }): EntryRef {
+  return { journalId: params.journalId, entryId: params.entryId };
+}
+
+function uploadOf(params: { journalId: string; entryId: string; uploadId: string }): UploadRef {
+  return { ...entryOf(params), uploadId: params.uploadId };
+}
+
+function imageOf(params: { journalId: string; entryId: string; imageId: string }): ImageRef {
+  return { ...entryOf(params), imageId: params.imageId };
+}
