@@ -8,7 +8,7 @@ const MIN_SECRET_BYTES = 32;
 const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * The configured HS256 keys, imported once per container. Every key verifies; the first one signs, so a
+ * The configured HS256 keys, imported each time the key source is (re)loaded (every `SECRET_REFRESH_MS`). Every key verifies; the first one signs, so a
  * new key is rotated in by putting it first while the old one keeps verifying until its tokens expire.
  */
 export class KeyRing {

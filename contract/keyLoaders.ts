@@ -3,7 +3,7 @@ import type { SigningKey } from "./KeyRing";
 /**
  * Where the signing keys come from. Lambda@Edge has no environment variables and nothing secret is baked
  * into a bundle, so on AWS the keys live in Secrets Manager; locally they come from the environment or a
- * key file. A loader is asked once per container.
+ * key file. A loader is asked when a container starts and again every `SECRET_REFRESH_MS` (5 minutes).
  */
 export interface SigningKeyLoader {
   load(): Promise<SigningKey[]>;

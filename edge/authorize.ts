@@ -31,7 +31,7 @@ export type Decision =
   /** An `/api/*` request for the origin, carrying the grant (none for health). */
   | { readonly action: "forward-to-origin"; readonly grant: string | undefined };
 
-/** What a decision may consult. Built once per container. */
+/** What a decision may consult. Built when a container starts, and again whenever the signing keys are reloaded (every `SECRET_REFRESH_MS`). */
 export interface AuthorizeDeps {
   readonly config: EdgeConfig;
   readonly keys: KeyRing;

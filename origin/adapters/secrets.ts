@@ -3,7 +3,7 @@ import type { SecretSource } from "../config";
 
 /**
  * The secret a source names. A Secrets Manager secret is fetched through `getSecretString`, injectable
- * because no local server answers it; callers memoize so a container fetches it once.
+ * because no local server answers it; callers memoize it and fetch it again every `SECRET_REFRESH_MS`.
  *
  * @throws {Error} when the secret is missing or empty
  */

@@ -1,10 +1,10 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Handler, Hono, type MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { GRANT_HEADER } from "../../contract/constants";
 import { HttpError, NotFoundError } from "../../contract/errors";
 import { describeError } from "../../contract/log";
 import { errorResponse } from "../../contract/responses";
-import { matchRoute } from "../../contract/routes";
+import { honoPath, matchEndpoint, type OriginOperation, ROUTES } from "../../contract/routes";
 import { verifyGrant } from "../../contract/tokens";
 import type { EntryRef, ImageRef, UploadRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
@@ -15,13 +15,10 @@ import { issueUploadTicket, readUploadRequest, readUploadStatus } from "../domai
 import { readUploadForm } from "./multipart";
 
 interface OriginEnv {
-  Variables: { requestId: string };
+  /** `params`: the path parameters as the route table matched and checked them. */
+  Variables: { requestId: string; params: Readonly<Record<string, string>> };
 }
 
-const IMAGES = "/api/journals/:journalId/entries/:entryId/images";
-const IMAGE = `${IMAGES}/:imageId`;
-const UPLOADS = "/api/journals/:journalId/entries/:entryId/uploads";
-const UPLOAD = `${UPLOADS}/:uploadId`;
 const MAX_REQUEST_ID_LENGTH = 128;
 
 /**
@@ -50,45 +47,46 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
   app.use(logRequests(deps));
   app.use("/api/*", verifyAccess(deps));
 
-  app.get("/api/health", (c) => c.json({ status: "ok" }));
-
-  app.get(IMAGES, async (c) => c.json({ images: await deps.metadata.listByEntry(entryOf(c.req.param())) }));
-
-  app.post(IMAGES, async (c) => {
-    const entry = entryOf(c.req.param());
-    const form = await readUploadForm(c.req.raw, {
-      maxFileBytes: deps.config.maxDirectUploadBytes,
-      tooLarge: () => directUploadTooLarge(entry, deps.config.maxDirectUploadBytes),
-    });
-    const { record, created } = await storeImage(entry, form, storage);
-    return c.json(record, created ? 201 : 200);
-  });
-
-  app.delete(IMAGES, async (c) => {
-    await deleteEntryImages(entryOf(c.req.param()), storage);
-    return c.body(null, 204);
-  });
-
-  app.get(IMAGE, async (c) => {
-    const record = await deps.metadata.get(imageOf(c.req.param()));
-    if (!record) throw new NotFoundError("No such image.");
-    return c.json(record);
-  });
-
-  app.delete(IMAGE, async (c) => {
-    if (!(await deleteImage(imageOf(c.req.param()), storage))) throw new NotFoundError("No such image.");
-    return c.body(null, 204);
-  });
-
-  app.post(UPLOADS, async (c) => {
-    const request = await readUploadRequest(c.req.raw, deps.config.maxImageBytes);
-    const ticket = await issueUploadTicket(entryOf(c.req.param()), request, tickets);
-    // A signer may answer a path on the gateway itself (the local one's): made absolute from the URL called.
-    const upload = { ...ticket.upload, url: new URL(ticket.upload.url, c.req.url).href };
-    return c.json({ ...ticket, upload }, 201);
-  });
-
-  app.get(UPLOAD, async (c) => c.json(await readUploadStatus(uploadOf(c.req.param()), tickets)));
+  const handlers: Record<OriginOperation, Handler<OriginEnv>> = {
+    health: (c) => c.json({ status: "ok" }),
+    listImages: async (c) => c.json({ images: await deps.metadata.listByEntry(entryOf(c.get("params"))) }),
+    uploadImage: async (c) => {
+      const entry = entryOf(c.get("params"));
+      const form = await readUploadForm(c.req.raw, {
+        maxFileBytes: deps.config.maxDirectUploadBytes,
+        tooLarge: () => directUploadTooLarge(entry, deps.config.maxDirectUploadBytes),
+      });
+      const { record, created } = await storeImage(entry, form, storage);
+      return c.json(record, created ? 201 : 200);
+    },
+    deleteEntryImages: async (c) => {
+      await deleteEntryImages(entryOf(c.get("params")), storage);
+      return c.body(null, 204);
+    },
+    getImage: async (c) => {
+      const record = await deps.metadata.get(imageOf(c.get("params")));
+      if (!record) throw new NotFoundError("No such image.");
+      return c.json(record);
+    },
+    deleteImage: async (c) => {
+      if (!(await deleteImage(imageOf(c.get("params")), storage))) throw new NotFoundError("No such image.");
+      return c.body(null, 204);
+    },
+    createUpload: async (c) => {
+      const request = await readUploadRequest(c.req.raw, deps.config.maxImageBytes);
+      const ticket = await issueUploadTicket(entryOf(c.get("params")), request, tickets);
+      // A signer may answer a path on the gateway itself (the local one's): made absolute from the URL called.
+      const upload = { ...ticket.upload, url: new URL(ticket.upload.url, c.req.url).href };
+      return c.json({ ...ticket, upload }, 201);
+    },
+    getUpload: async (c) => c.json(await readUploadStatus(uploadOf(c.get("params")), tickets)),
+  };
+  for (const spec of ROUTES) {
+    if (spec.answeredBy !== "origin") continue;
+    // hono answers HEAD with its GET route.
+    const methods = spec.methods.filter((method) => method !== "HEAD");
+    app.on(methods, honoPath(spec), handlers[spec.operation]);
+  }
 
   app.notFound(() => errorAnswer(new NotFoundError()));
   app.onError((error, c) => {
@@ -111,9 +109,14 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
  */
 function verifyAccess(deps: OriginDeps): MiddlewareHandler<OriginEnv> {
   return async (c, next) => {
-    const route = matchRoute(c.req.method, new URL(c.req.url).pathname);
-    if (route.kind === "api") {
-      const expected = { journalId: route.journalId, entryId: route.entryId, method: c.req.method };
+    const { spec, params } = matchEndpoint(c.req.method, new URL(c.req.url).pathname);
+    c.set("params", params);
+    if (spec.credential !== "none") {
+      const expected = {
+        journalId: params.journalId as string,
+        entryId: params.entryId as string,
+        method: c.req.method,
+      };
       await verifyGrant(await deps.keys(), c.req.header(GRANT_HEADER), expected, deps.now() / 1000);
     }
     await next();
@@ -161,14 +164,17 @@ function directUploadTooLarge(entry: EntryRef, maxBytes: number): PayloadTooLarg
   );
 }
 
-function entryOf(params: { journalId: string; entryId: string }): EntryRef {
-  return { journalId: params.journalId, entryId: params.entryId };
+/** Path parameters by name, as `matchEndpoint` checked them. */
+type Params = Readonly<Record<string, string>>;
+
+function entryOf(params: Params): EntryRef {
+  return { journalId: params.journalId as string, entryId: params.entryId as string };
 }
 
-function uploadOf(params: { journalId: string; entryId: string; uploadId: string }): UploadRef {
-  return { ...entryOf(params), uploadId: params.uploadId };
+function uploadOf(params: Params): UploadRef {
+  return { ...entryOf(params), uploadId: params.uploadId as string };
 }
 
-function imageOf(params: { journalId: string; entryId: string; imageId: string }): ImageRef {
-  return { ...entryOf(params), imageId: params.imageId };
+function imageOf(params: Params): ImageRef {
+  return { ...entryOf(params), imageId: params.imageId as string };
 }

@@ -90,7 +90,7 @@ function isAlbEvent(event: unknown): event is AlbEvent {
   return typeof context?.elb === "object" && context.elb !== null;
 }
 
-/** The deployed handler: configuration from the environment, dependencies built once per container. */
+/** The deployed handler: configuration from the environment; dependencies built once per container, their secrets reloaded every `SECRET_REFRESH_MS`. */
 export const handler: OriginHandler = createOriginHandler(
   refreshing(() => createOriginDeps(originConfigFromEnv(process.env)), Number.POSITIVE_INFINITY),
 );

@@ -16,15 +16,15 @@ import { resolveEdgeConfig } from "../../edge/config";
 import { createEdgeDeps } from "../../edge/dependencies";
 import { createViewerRequestHandler } from "../../edge/handler";
 import { bundleEdge, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/aws/bundle";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, CONTEXT, ENTRY, loadEvent, makeKey, withToken } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 import { fixed, median, quantile, report, timeCalls } from "./stats";
 
 const ITERATIONS = Number(process.env.BENCH_EDGE_ITERATIONS ?? 100_000);
 const COLD_RUNS = 7;
 
 export async function benchEdge(): Promise<void> {
-  const journals = new JournalsApiServer(ACCESS);
+  const journals = new FaultyJournalsApi(ACCESS);
   const journalsApiUrl = await journals.start();
   const key = makeKey("bench");
   const config = resolveEdgeConfig({

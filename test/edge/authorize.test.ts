@@ -4,7 +4,6 @@ import { KeyRing } from "../../contract/KeyRing";
 import { signAccessToken, verifyAccessToken, verifyGrant } from "../../contract/tokens";
 import type { EntryRef } from "../../contract/types";
 import { authorize, type Decision, type ViewerRequest } from "../../edge/authorize";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import {
   ACCESS,
   ALICE,
@@ -17,13 +16,14 @@ import {
   OTHER_ENTRY,
   type TestEdge,
 } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 
 const IMAGE_URI = `/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images/${IMAGE_ID}`;
 const OBJECT_KEY = `dev/${ENTRY.journalId}/entries/${ENTRY.entryId}/images/${IMAGE_ID}`;
 const ACCESS_URI = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/access`;
 const IMAGES_URI = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images`;
 
-const journals = new JournalsApiServer(ACCESS);
+const journals = new FaultyJournalsApi(ACCESS);
 let journalsUrl: string;
 const currentKey = makeKey("2026-11");
 const previousKey = makeKey("2026-10");
@@ -117,7 +117,7 @@ describe("authorize: journals API answers", () => {
 
   it("answers 502 when nothing listens at the journals URL", async () => {
     // Prepare
-    const closed = new JournalsApiServer(ACCESS);
+    const closed = new FaultyJournalsApi(ACCESS);
     const url = await closed.start();
     await closed.stop();
     const unreachable = await makeEdge(url, [currentKey]);

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatSigningKeys } from "../../contract/keyLoaders";
 import { resolveEdgeConfig } from "../../edge/config";
 import { bundleEdge, EDGE_BUNDLE_LIMIT_BYTES, EDGE_BUNDLE_TARGET_BYTES } from "../../infra/aws/bundle";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, CONTEXT, IMAGE_ID, loadEvent, makeKey } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 
-const journals = new JournalsApiServer(ACCESS);
+const journals = new FaultyJournalsApi(ACCESS);
 let dir: string;
 let bundle: { file: string; bytes: number };
 

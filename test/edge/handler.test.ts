@@ -3,7 +3,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KeyRing } from "../../contract/KeyRing";
 import { signAccessToken, verifyGrant } from "../../contract/tokens";
 import { createViewerRequestHandler } from "../../edge/handler";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import {
   ACCESS,
   ALICE,
@@ -18,8 +17,9 @@ import {
   type TestEdge,
   withToken,
 } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 
-const journals = new JournalsApiServer(ACCESS);
+const journals = new FaultyJournalsApi(ACCESS);
 const key = makeKey("2026-11");
 let edge: TestEdge;
 let journalsUrl: string;

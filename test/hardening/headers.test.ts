@@ -13,7 +13,6 @@ import { formatSigningKeys } from "../../contract/keyLoaders";
 import { IMAGE_CONTENT_SECURITY_POLICY } from "../../contract/responseHeaders";
 import { resolveEdgeConfig } from "../../edge/config";
 import { bundleEdge } from "../../infra/aws/bundle";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../infra/local/gateway/localState";
@@ -21,6 +20,7 @@ import type { ImageRecord } from "../../origin/domain/ports";
 import { synthGateway } from "../infra/aws/synthGateway";
 import { ACCESS, CONTEXT, IMAGE_ID, loadEvent, makeKey } from "../support/edge";
 import { pngBytes, svg } from "../support/images";
+import { FaultyJournalsApi } from "../support/journalsApi";
 import { uploadForm } from "../support/origin";
 
 /**
@@ -189,7 +189,7 @@ describe("on the local gateway", () => {
 });
 
 describe("for AWS", () => {
-  const journals = new JournalsApiServer(ACCESS);
+  const journals = new FaultyJournalsApi(ACCESS);
   let dir: string;
   let handler: CloudFrontRequestHandler;
   let synth: Awaited<ReturnType<typeof synthGateway>>;

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRANT_HEADER } from "../../contract/constants";
 import { parseSigningKeys } from "../../contract/keyLoaders";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import {
   type LocalGateway,
   type OriginFactory,
@@ -15,6 +14,7 @@ import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 import type { ImageRecord } from "../../origin/domain/ports";
 import { BugoutApiDouble } from "../support/bugoutApi";
 import { pngBytes, svg } from "../support/images";
+import { FaultyJournalsApi } from "../support/journalsApi";
 import { uploadForm } from "../support/origin";
 
 /**
@@ -34,7 +34,7 @@ const BUGOUT_APPLICATION = randomUUID();
 const ENTRY = "/journals/journal-logs/entries/entry-logs";
 const OTHER = "/journals/journal-logs/entries/entry-bob";
 
-const journals = new JournalsApiServer({
+const journals = new FaultyJournalsApi({
   [ALICE]: ["journal-logs/entry-logs"],
   [BOB]: ["journal-logs/entry-bob"],
   [CAROL]: ["journal-logs/entry-logs"],

@@ -5,8 +5,8 @@ import { GRANT_HEADER } from "../../contract/constants";
 import { signAccessToken, verifyGrant } from "../../contract/tokens";
 import { authorize, type Decision } from "../../edge/authorize";
 import { applyDecision } from "../../edge/handler";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, ALICE, BOB, ENTRY, makeEdge, makeKey, OTHER_ENTRY, type TestEdge } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 import { assertProperty, propertyTimeoutMs } from "../support/properties";
 
 /**
@@ -18,7 +18,7 @@ import { assertProperty, propertyTimeoutMs } from "../support/properties";
 
 const PREFIX = "dev";
 const RUNS = 3_000;
-const journals = new JournalsApiServer(ACCESS);
+const journals = new FaultyJournalsApi(ACCESS);
 let edge: TestEdge;
 let tokens: { entry: string; otherEntry: string };
 

@@ -5,8 +5,8 @@ import { ORIGIN_AUDIENCE, TOKEN_ISSUER, VIEWER_AUDIENCE } from "../../contract/c
 import { signAccessToken, signGrant, verifyAccessToken, verifyGrant } from "../../contract/tokens";
 import type { EntryRef } from "../../contract/types";
 import { authorize, type Decision } from "../../edge/authorize";
-import { JournalsApiServer } from "../../infra/local/demo/JournalsApiServer";
 import { ACCESS, ENTRY, IMAGE_ID, makeEdge, makeKey, OTHER_ENTRY, type TestEdge } from "../support/edge";
+import { FaultyJournalsApi } from "../support/journalsApi";
 import { assertProperty, propertyTimeoutMs } from "../support/properties";
 
 /**
@@ -22,7 +22,7 @@ const RUNS = { mutations: 3_000, claims: 2_000, grants: 1_500 } as const;
 const THIRD_ENTRY: EntryRef = { journalId: "journal-2", entryId: "entry-9" };
 const TARGETS = [ENTRY, OTHER_ENTRY, THIRD_ENTRY] as const;
 
-const journals = new JournalsApiServer(ACCESS);
+const journals = new FaultyJournalsApi(ACCESS);
 let edge: TestEdge;
 let original: string;
 let now: number;
