@@ -1,18 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ImageRecord } from "../../origin/domain/ports";
 import { pngBytes } from "../support/images";
-import {
-  imagesPath,
-  METADATA_ADAPTERS,
-  makeOrigin,
-  objectKey,
-  startMetadata,
-  type TestMetadata,
-  type TestOrigin,
-  uploadForm,
-} from "../support/origin";
+import { imagesPath, METADATA_ADAPTERS, objectKey, uploadForm, useOriginStack } from "../support/origin";
 import { faultSeed, SeededRandom } from "../support/random";
-import { startS3Server, type TestS3 } from "../support/s3Server";
 import { inParallel, sha256, tally } from "../support/workload";
 
 /**
@@ -27,20 +17,7 @@ const ENTRY = { journalId: "journal-cc", entryId: "entry-cc" } as const;
 const PREFIX = `dev/${ENTRY.journalId}/entries/${ENTRY.entryId}/`;
 
 describe.each(METADATA_ADAPTERS)("concurrent uploads and deletes on one entry, %s metadata", (adapter) => {
-  let s3: TestS3;
-  let metadata: TestMetadata;
-  let origin: TestOrigin;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    metadata = await startMetadata(adapter);
-    origin = await makeOrigin({ s3, metadata: metadata.store });
-  });
-
-  afterAll(async () => {
-    await metadata?.stop();
-    await s3?.stop();
-  });
+  const { s3, origin } = useOriginStack(adapter);
 
   it("end in a list that equals the entry's objects, each with its own bytes", async () => {
     // Prepare

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "aws-lambda";
 import BetterSqlite3 from "better-sqlite3";
+import { afterAll, beforeAll } from "vitest";
 import { GRANT_HEADER } from "../../contract/constants";
 import { KeyRing, type SigningKey } from "../../contract/KeyRing";
 import { signGrant } from "../../contract/tokens";
@@ -27,7 +28,7 @@ import { BugoutApiDouble, type FaultTiming } from "./bugoutApi";
 import { makeKey, TestClock } from "./edge";
 import { FaultSwitch } from "./faults";
 import { objectCreated } from "./s3Events";
-import type { TestS3 } from "./s3Server";
+import { startS3Server, type TestS3 } from "./s3Server";
 
 export type MetadataAdapter = "sqlite" | "bugout";
 export const METADATA_ADAPTERS: readonly MetadataAdapter[] = ["sqlite", "bugout"];
@@ -320,4 +321,54 @@ let entryCounter = 0;
 export function freshEntry(): EntryRef {
   entryCounter += 1;
   return { journalId: `journal-${process.pid}`, entryId: `entry-${entryCounter}` };
+}
+
+/** The parts most origin suites run on, started for one suite. */
+export interface OriginStack {
+  readonly s3: TestS3;
+  readonly metadata: TestMetadata;
+  readonly origin: TestOrigin;
+}
+
+/**
+ * Starts, for the surrounding `describe`, the stack most origin suites run on: a real S3-compatible
+ * server, a real metadata store of `adapter`'s kind, and an origin built on both (with `options`); they are
+ * stopped after the suite. The values answered stand for the started parts from `beforeAll` on, so a suite
+ * writes `const { s3, metadata, origin } = useOriginStack(adapter)` once instead of its own hooks.
+ */
+export function useOriginStack(
+  adapter: MetadataAdapter,
+  options: Omit<TestOriginOptions, "s3" | "metadata"> = {},
+): OriginStack {
+  let started: { s3: TestS3; metadata?: TestMetadata; origin?: TestOrigin } | undefined;
+  beforeAll(async () => {
+    started = { s3: await startS3Server() };
+    started.metadata = await startMetadata(adapter);
+    started.origin = await makeOrigin({ ...options, s3: started.s3, metadata: started.metadata.store });
+  });
+  afterAll(async () => {
+    await started?.metadata?.stop();
+    await started?.s3.stop();
+  });
+  return {
+    s3: lateBound("the S3 server", () => started?.s3),
+    metadata: lateBound("the metadata store", () => started?.metadata),
+    origin: lateBound("the origin", () => started?.origin),
+  };
+}
+
+/** An object that forwards every use to the value `resolve` answers once it exists. */
+function lateBound<T extends object>(what: string, resolve: () => T | undefined): T {
+  const target = (): T => {
+    const value = resolve();
+    if (value === undefined) throw new Error(`${what} is used before the suite started it.`);
+    return value;
+  };
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    set: (_, key, value) => Reflect.set(target(), key, value),
+    has: (_, key) => Reflect.has(target(), key),
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(target(), key),
+  });
 }

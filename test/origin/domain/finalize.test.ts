@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { IMAGE_ID_PATTERN } from "../../../contract/constants";
 import type { EntryRef } from "../../../contract/types";
 import { finalizeDepsOf, finalizeUpload, imageIdOf } from "../../../origin/domain/finalize";
@@ -10,17 +10,13 @@ import {
   type IssuedTicket,
   imagesPath,
   METADATA_ADAPTERS,
-  makeOrigin,
   objectKey,
   postForm,
   stagingKey,
-  startMetadata,
-  type TestMetadata,
-  type TestOrigin,
   uploadForm,
+  useOriginStack,
 } from "../../support/origin";
 import { objectCreated } from "../../support/s3Events";
-import { startS3Server, type TestS3 } from "../../support/s3Server";
 
 const MAX_IMAGE_BYTES = 6 * 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -34,20 +30,7 @@ interface UploadStatus {
 }
 
 describe.each(METADATA_ADAPTERS)("finalizing presigned uploads on %s metadata", (adapter) => {
-  let s3: TestS3;
-  let metadata: TestMetadata;
-  let origin: TestOrigin;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    metadata = await startMetadata(adapter);
-    origin = await makeOrigin({ s3, metadata: metadata.store, config: { maxImageBytes: MAX_IMAGE_BYTES } });
-  });
-
-  afterAll(async () => {
-    await metadata?.stop();
-    await s3?.stop();
-  });
+  const { s3, metadata, origin } = useOriginStack(adapter, { config: { maxImageBytes: MAX_IMAGE_BYTES } });
 
   beforeEach(() => {
     origin.logs.length = 0;

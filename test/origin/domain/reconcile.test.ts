@@ -9,36 +9,14 @@ import { SqliteMetadataStore } from "../../../origin/adapters/SqliteMetadataStor
 import type { ImageRecord } from "../../../origin/domain/ports";
 import { needsAttention, reconcile } from "../../../origin/domain/reconcile";
 import { pngBytes } from "../../support/images";
-import {
-  freshEntry,
-  METADATA_ADAPTERS,
-  makeOrigin,
-  objectKey,
-  startMetadata,
-  type TestMetadata,
-  type TestOrigin,
-  uploadForm,
-} from "../../support/origin";
+import { freshEntry, METADATA_ADAPTERS, objectKey, uploadForm, useOriginStack } from "../../support/origin";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3 } from "../../support/s3Server";
 
 const run = promisify(execFile);
 const ORPHAN_ID = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
 
 describe.each(METADATA_ADAPTERS)("reconcile with %s metadata", (adapter) => {
-  let s3: TestS3;
-  let metadata: TestMetadata;
-  let origin: TestOrigin;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    metadata = await startMetadata(adapter);
-    origin = await makeOrigin({ s3, metadata: metadata.store, config: { imagesPrefix: `rc-${adapter}` } });
-  });
-
-  afterAll(async () => {
-    await metadata?.stop();
-    await s3?.stop();
-  });
+  const { s3, metadata, origin } = useOriginStack(adapter, { config: { imagesPrefix: `rc-${adapter}` } });
 
   const deps = () => ({
     imagesPrefix: origin.deps.config.imagesPrefix,

@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { S3UploadSigner } from "../../../origin/adapters/S3UploadSigner";
 import { pngBytes } from "../../support/images";
 import {
@@ -8,12 +8,9 @@ import {
   makeOrigin,
   postForm,
   stagingKey,
-  startMetadata,
-  type TestMetadata,
-  type TestOrigin,
   uploadsPath,
+  useOriginStack,
 } from "../../support/origin";
-import { startS3Server, type TestS3 } from "../../support/s3Server";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
@@ -25,20 +22,7 @@ function policyOf(fields: Record<string, string>): { expiration: string; conditi
 }
 
 describe.each(METADATA_ADAPTERS)("presigned upload tickets on %s metadata", (adapter) => {
-  let s3: TestS3;
-  let metadata: TestMetadata;
-  let origin: TestOrigin;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    metadata = await startMetadata(adapter);
-    origin = await makeOrigin({ s3, metadata: metadata.store, config: { maxImageBytes: MAX_IMAGE_BYTES } });
-  });
-
-  afterAll(async () => {
-    await metadata?.stop();
-    await s3?.stop();
-  });
+  const { s3, metadata, origin } = useOriginStack(adapter, { config: { maxImageBytes: MAX_IMAGE_BYTES } });
 
   beforeEach(() => {
     metadata.resetFaults();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { GRANT_HEADER } from "../../../contract/constants";
 import { KeyRing } from "../../../contract/KeyRing";
 import { signGrant } from "../../../contract/tokens";
@@ -24,31 +24,16 @@ import {
   METADATA_ADAPTERS,
   makeOrigin,
   objectKey,
-  startMetadata,
-  type TestMetadata,
   type TestOrigin,
   uploadForm,
+  useOriginStack,
 } from "../../support/origin";
-import { startS3Server, type TestS3 } from "../../support/s3Server";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MISSING_IMAGE_ID = "3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71";
 
 describe.each(METADATA_ADAPTERS)("the origin app on %s metadata", (adapter) => {
-  let s3: TestS3;
-  let metadata: TestMetadata;
-  let origin: TestOrigin;
-
-  beforeAll(async () => {
-    s3 = await startS3Server();
-    metadata = await startMetadata(adapter);
-    origin = await makeOrigin({ s3, metadata: metadata.store });
-  });
-
-  afterAll(async () => {
-    await metadata?.stop();
-    await s3?.stop();
-  });
+  const { s3, metadata, origin } = useOriginStack(adapter);
 
   beforeEach(() => {
     origin.logs.length = 0;
