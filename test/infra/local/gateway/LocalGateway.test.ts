@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_CONTENT_SECURITY_POLICY } from "../../../contract/responseHeaders";
-import { type LocalGateway, startLocalGateway } from "../../../infra/local/gateway/LocalGateway";
-import { createLocalOrigin } from "../../../infra/local/gateway/localOrigin";
-import type { DemoUser } from "../../../infra/local/gateway/localState";
-import { type Bytes, noisyPng, pngBytes } from "../../support/images";
-import { type IssuedTicket, postForm, uploadForm } from "../../support/origin";
+import { IMAGE_CONTENT_SECURITY_POLICY } from "../../../../contract/responseHeaders";
+import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import { type Bytes, noisyPng, pngBytes } from "../../../support/images";
+import { type IssuedTicket, postForm, uploadForm } from "../../../support/origin";
 
 const ORIGIN = "https://notes.example.com";
 let dataDir: string;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Event } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalS3, startLocalS3 } from "../../../infra/local/storage/s3Server";
+import { type LocalS3, startLocalS3 } from "../../../../infra/local/storage/s3Server";
 
 describe("the local S3-compatible server's notifications", () => {
   let directory: string;

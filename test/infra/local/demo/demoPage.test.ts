@@ -4,15 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalGateway, startLocalGateway } from "../../../infra/local/gateway/LocalGateway";
-import { createLocalOrigin } from "../../../infra/local/gateway/localOrigin";
-import type { DemoUser } from "../../../infra/local/gateway/localState";
-import { noisyPng, pngBytes } from "../../support/images";
+import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import { noisyPng, pngBytes } from "../../../support/images";
 
 /** Debian's Chromium; no browser is downloaded. `.ci/run` installs it when missing. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
-export const SCREENSHOTS = join(import.meta.dirname, "../../../test-results");
+export const SCREENSHOTS = join(import.meta.dirname, "../../../../test-results");
 const DIRECT_LIMIT = 64 * 1024;
 
 if (!hasChromium && process.env.CI === "true") {

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Event } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { close, listen } from "../../../infra/local/gateway/listen";
-import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from "../../../infra/local/storage/s3Server";
-import { LocalUploadEndpoint } from "../../../infra/local/storage/uploadEndpoint";
-import { S3UploadSigner } from "../../../origin/adapters/S3UploadSigner";
-import { type Bytes, pngBytes } from "../../support/images";
+import { close, listen } from "../../../../infra/local/gateway/listen";
+import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from "../../../../infra/local/storage/s3Server";
+import { LocalUploadEndpoint } from "../../../../infra/local/storage/uploadEndpoint";
+import { S3UploadSigner } from "../../../../origin/adapters/S3UploadSigner";
+import { type Bytes, pngBytes } from "../../../support/images";
 
 const APP_ORIGIN = "https://notes.example.com";
 const KEY = "incoming/j/entries/e/images/5b0e6c1d-3a2f-4e8b-9c7d-1f2e3d4c5b6a";
