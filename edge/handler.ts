@@ -13,7 +13,7 @@ import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from
 import { type EdgeConfig, edgeConfigFromEnv } from "./config";
 import { createEdgeDeps } from "./dependencies";
 
-/** Baked in by the build (`infra/build.ts`): Lambda@Edge has no environment variables. */
+/** Baked in by the build (`infra/aws/bundle.ts`): Lambda@Edge has no environment variables. */
 declare const __IMAGE_GATEWAY_EDGE_CONFIG__: EdgeConfig | undefined;
 
 /** Headers that must never reach the bucket or the origin: they carry the viewer's credentials. */

@@ -2,7 +2,7 @@ import { BadGatewayError, BadRequestError, HttpError } from "../../contract/erro
 
 /**
  * The origin's own HTTP errors; the shared ones (`InvalidIdError`, `BadRequestError`, ...) come from
- * `edge/errors.ts`, so both halves of the gateway answer with the same `{"error": {"code", "message"}}`.
+ * `contract/errors.ts`, so both halves of the gateway answer with the same `{"error": {"code", "message"}}`.
  */
 
 export class PayloadTooLargeError extends HttpError {

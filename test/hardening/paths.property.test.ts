@@ -33,7 +33,7 @@ beforeAll(async () => {
 
 afterAll(() => journals.stop());
 
-// The oracle: the contract's URL table written out as patterns, independently of edge/routes.ts.
+// The oracle: the contract's URL table written out as patterns, independently of contract/routes.ts.
 const ID = "[A-Za-z0-9][A-Za-z0-9_-]{0,127}";
 const IMAGE_ID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const ENTRY_PATH = `/journals/(${ID})/entries/(${ID})`;

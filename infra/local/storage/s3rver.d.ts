@@ -23,7 +23,7 @@ declare module "s3rver" {
     metadata: Record<string, string>;
   }
 
-  /** s3rver's filesystem store: the part the local gateway replaces (see infra/local/s3Server.ts). */
+  /** s3rver's filesystem store: the part the local gateway replaces (see infra/local/storage/s3Server.ts). */
   interface S3rverStore {
     getResourcePath(bucket: string, key: string, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;

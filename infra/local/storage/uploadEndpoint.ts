@@ -10,7 +10,7 @@ import { CORS_GRANT } from "../../../contract/cors";
  * gateway under whatever host and port it was opened with (localhost, 127.0.0.1, a LAN name), while the
  * server listens on a loopback port of its own. The form then goes to the page's own origin and needs no
  * CORS; the origin hands out this path, made absolute from the URL each client called. On AWS the form
- * goes to the bucket's endpoint, whose CORS rule (infra/constructs/ImageBucket.ts) this path also plays.
+ * goes to the bucket's endpoint, whose CORS rule (infra/aws/constructs/ImageBucket.ts) this path also plays.
  */
 export const LOCAL_UPLOAD_PATH = "/_local/s3";
 
