@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { KeyRing } from "../../contract/KeyRing";
 import { formatSigningKeys, keyLoaderFor, parseSigningKeys } from "../../contract/keyLoaders";
 import { makeKey } from "../support/edge";
 
@@ -29,21 +28,6 @@ describe("parseSigningKeys", () => {
     ["null", "null", /no "keys"/],
   ])("refuses %s", (_what, document, message) => {
     expect(() => parseSigningKeys(document)).toThrow(message);
-  });
-});
-
-describe("KeyRing.create", () => {
-  it.each([
-    ["no keys", [], /At least one/],
-    ["a short secret", [{ kid: "k", secret: new Uint8Array(16) }], /shorter than 32/],
-    ["a bad kid", [{ kid: "a b", secret: new Uint8Array(32) }], /not valid/],
-    ["a repeated kid", [first, { ...second, kid: first.kid }], /twice/],
-  ])("refuses %s", async (_what, keys, message) => {
-    await expect(KeyRing.create(keys)).rejects.toThrow(message);
-  });
-
-  it("signs with the first key", async () => {
-    expect((await KeyRing.create([first, second])).signingKid).toBe("2026-11");
   });
 });
 
