@@ -59,11 +59,13 @@ describe("preflight", () => {
 
   it("refuses another origin's preflight with 403 cors_origin_not_allowed", () => {
     // Act
-    const refusal = thrownBy(() => preflight("https://evil.example", ALLOWED));
+    const refuse = () => preflight("https://evil.example", ALLOWED);
 
     // Assess
-    expect(refusal).toBeInstanceOf(ForbiddenError);
-    expect(refusal).toMatchObject({ status: 403, code: "cors_origin_not_allowed", headers: {} });
+    expect(refuse).toThrow(ForbiddenError);
+    expect(refuse).toThrow(
+      expect.objectContaining({ status: 403, code: "cors_origin_not_allowed", headers: {} }),
+    );
   });
 
   it("answers a plain OPTIONS (no Origin) 204 with the Allow list and no CORS headers", () => {
@@ -78,12 +80,3 @@ describe("preflight", () => {
     });
   });
 });
-
-function thrownBy(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("nothing was thrown");
-}

@@ -44,14 +44,7 @@ describe("signAccessToken", () => {
 
     // Assess
     expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", kid: "2026-11", typ: "JWT" });
-    expect(decodeJwt(token)).toEqual({
-      iss: "image-gateway",
-      aud: "image-gateway:viewer",
-      jid: ENTRY.journalId,
-      eid: ENTRY.entryId,
-      iat: NOW,
-      exp: NOW + 300,
-    });
+    expect(decodeJwt(token)).toEqual(viewerClaims());
     expect(expiresAt).toBe(NOW + 300);
     await expect(verifyAccessToken(ring, token, NOW)).resolves.toEqual({ ...ENTRY, expiresAt: NOW + 300 });
   });
