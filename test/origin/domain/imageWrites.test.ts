@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { imageObjectKey } from "../../../contract/keys";
 import type { EntryRef, ImageRef } from "../../../contract/types";
+import { TYPE_SAMPLE_BYTES } from "../../../origin/domain/constants";
 import {
   MetadataUnavailableError,
   StorageUnavailableError,
@@ -345,10 +346,10 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
   });
 
   describe("detectImageType", () => {
-    it("judges the first 4100 bytes alone, as a ranged read would see them", async () => {
+    it("judges the first TYPE_SAMPLE_BYTES (4100) alone, as a ranged read would see them", async () => {
       // Prepare: a PNG that starts after the sample
-      const late = new Uint8Array(4100 + 200);
-      late.set(pngBytes(2, 2, 15), 4100);
+      const late = new Uint8Array(TYPE_SAMPLE_BYTES + 200);
+      late.set(pngBytes(2, 2, 15), TYPE_SAMPLE_BYTES);
 
       // Act
       const outcome = await detectImageType(late).catch((error: unknown) => error);

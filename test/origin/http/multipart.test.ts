@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HttpError } from "../../../contract/errors";
+import { MULTIPART_OVERHEAD_BYTES } from "../../../origin/domain/constants";
 import { PayloadTooLargeError } from "../../../origin/domain/errors";
 import { readUploadForm } from "../../../origin/http/multipart";
 import { allBytesPng, pngBytes } from "../../support/images";
@@ -150,7 +151,7 @@ describe("readUploadForm", () => {
       duplex: "half",
       headers: {
         "content-type": "multipart/form-data; boundary=b",
-        "content-length": String(MAX_FILE_BYTES + 16 * 1024 + 1),
+        "content-length": String(MAX_FILE_BYTES + MULTIPART_OVERHEAD_BYTES + 1),
       },
     } as RequestInit);
 
