@@ -56,8 +56,12 @@ export const ALLOWED_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
   "image/avif": AVIF,
 };
 
-/** Content types by recorded extension, for records that carry only an extension (the original design's). */
+/**
+ * Content types by recorded extension, for records that carry only an extension (the original design's,
+ * which also took `bmp`: never accepted for upload here, but its old images are served as what they are).
+ */
 export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
+  bmp: "image/bmp",
   png: PNG.contentType,
   jpg: JPEG.contentType,
   jpeg: JPEG.contentType,

@@ -227,7 +227,7 @@ describe("defect: on Bugout, an upload of bytes the entry held answered 502 when
       if (call.method !== "DELETE") return;
       // As a concurrent DELETE of the whole entry would have: the later copy is gone already.
       const id = call.path.split("/")[2] ?? "";
-      api.resources.delete(id);
+      api.remove(id);
     };
 
     // Act

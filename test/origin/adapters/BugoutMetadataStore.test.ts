@@ -148,7 +148,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
         content_type: "image/jpeg",
         size: null,
         sha256: null,
-        created_at: "2024-03-01T09:30:00",
+        created_at: "2024-03-01T09:30:00.000Z",
         url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${IMAGE_ID}`,
       },
     ]);
@@ -219,7 +219,12 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       });
 
       // Assess
-      expect(api.data).toContainEqual({ type: "image_upload", upload_id: UPLOAD_ID, upload: pending });
+      expect(api.data).toContainEqual({
+        type: "image_upload",
+        upload_id: UPLOAD_ID,
+        upload_entry: `${pending.journal_id}/${pending.entry_id}`,
+        upload: pending,
+      });
       expect(found).toEqual(pending);
       const query = new URL(api.calls.at(-1)?.path ?? "", url).searchParams;
       expect(Object.fromEntries(query)).toEqual({
@@ -245,7 +250,14 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       const resources = api.data.filter(
         (data) => (data.upload as UploadRecord | undefined)?.entry_id === pending.entry_id,
       );
-      expect(resources).toEqual([{ type: "image_upload", upload_id: UPLOAD_ID, upload: expected }]);
+      expect(resources).toEqual([
+        {
+          type: "image_upload",
+          upload_id: UPLOAD_ID,
+          upload_entry: `${pending.journal_id}/${pending.entry_id}`,
+          upload: expected,
+        },
+      ]);
     });
 
     it("settles even when tidying the pending ticket away fails", async () => {
@@ -285,7 +297,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     const wrongToken = new BugoutMetadataStore({
       apiUrl: url,
       applicationId: BUGOUT_APPLICATION_ID,
-      accessToken: async () => "revoked-token",
+      accessToken: async () => "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     });
 
     // Act
@@ -295,7 +307,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     expect(failure).toMatchObject({
       status: 502,
       code: "metadata_unavailable",
-      message: "Bugout answered 401: Access token not found",
+      message: "Bugout answered 404: Access token not found",
     });
   });
 
@@ -303,7 +315,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     // Prepare: an application id brood does not know
     const unknownApplication = new BugoutMetadataStore({
       apiUrl: url,
-      applicationId: "not-ours",
+      applicationId: "00000000-0000-4000-8000-000000000000",
       accessToken: async () => BUGOUT_TOKEN,
     });
 
@@ -333,7 +345,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     const entry = freshEntry();
     await store.put(record(entry));
     api.beforeAnswer = ({ method, path }) => {
-      if (method === "DELETE") api.resources.delete(path.split("/")[2] ?? "");
+      if (method === "DELETE") api.remove(path.split("/")[2] ?? "");
     };
 
     // Act
