@@ -71,7 +71,6 @@ const MAX_DETAIL_LENGTH = 200;
 /** Brood's own words for a token it does not accept (`brood/middleware.py`). */
 const TOKEN_REFUSALS = ["Access token not found", "Access token not active"];
 
-
 /**
  * Records as resources of one Bugout application (brood's resources API): `resource_data` is the record
  * itself, so the original design's keys keep their meaning and its resources stay readable.
@@ -120,8 +119,10 @@ export class BugoutMetadataStore implements MetadataStore {
     } catch (error) {
       const { broodStatus: status, detail } =
         error instanceof BugoutCallError ? error : { broodStatus: 0, detail: describe(error) };
-      const fix = "BUGOUT_ACCESS_TOKEN must be an active, unrestricted token of a user in the application's group";
-      if (error instanceof BugoutTokenError) throw new Error(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
+      const fix =
+        "BUGOUT_ACCESS_TOKEN must be an active, unrestricted token of a user in the application's group";
+      if (error instanceof BugoutTokenError)
+        throw new Error(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
       if (status === 403 && detail === "Forbidden") {
         throw new Error(
           `BUGOUT_ACCESS_TOKEN's user is not in the group of ${application}: brood would list none of its images and refuse every write. ${fix}.`,
@@ -219,7 +220,9 @@ export class BugoutMetadataStore implements MetadataStore {
     const expired = (await this.find({ type: UPLOAD_TYPE }, LIST_ALL_TIMEOUT_MS)).filter((resource) =>
       this.isLongExpired(resource),
     );
-    const results = await settleEach(expired, DELETE_CONCURRENCY, (resource) => this.deleteResource(resource.id));
+    const results = await settleEach(expired, DELETE_CONCURRENCY, (resource) =>
+      this.deleteResource(resource.id),
+    );
     return results.filter((result) => result.status === "fulfilled").length;
   }
 
@@ -247,7 +250,9 @@ export class BugoutMetadataStore implements MetadataStore {
   /** Deletes the image resources among `resources`; the records removed, oldest first. */
   private async remove(resources: readonly BroodResource[]): Promise<ImageRecord[]> {
     const images = resources.filter((resource) => toRecord(resource) !== undefined);
-    const results = await settleEach(images, DELETE_CONCURRENCY, (resource) => this.deleteResource(resource.id));
+    const results = await settleEach(images, DELETE_CONCURRENCY, (resource) =>
+      this.deleteResource(resource.id),
+    );
     const failure = results.find((result) => result.status === "rejected");
     if (failure) throw failure.reason;
     return records(images);
@@ -257,7 +262,10 @@ export class BugoutMetadataStore implements MetadataStore {
    * Creates a resource. When the answer is lost (a timeout, a 5xx), brood may have committed it all the
    * same: once the write has settled, a resource holding `lookFor` is taken as this write.
    */
-  private async createSettled(data: Record<string, unknown>, lookFor?: ResourceFilter): Promise<BroodResource> {
+  private async createSettled(
+    data: Record<string, unknown>,
+    lookFor?: ResourceFilter,
+  ): Promise<BroodResource> {
     try {
       return await this.create(data);
     } catch (error) {
@@ -331,7 +339,9 @@ export class BugoutMetadataStore implements MetadataStore {
       { timeoutMs },
     );
     const now = this.now();
-    const byId = new Map((Array.isArray(resources) ? resources : []).map((resource) => [resource.id, resource]));
+    const byId = new Map(
+      (Array.isArray(resources) ? resources : []).map((resource) => [resource.id, resource]),
+    );
     for (const [id, { resource, until }] of this.recentWrites) {
       if (until < now) this.recentWrites.delete(id);
       else if (matches(resource, filter)) byId.set(id, resource);
@@ -419,7 +429,11 @@ function imageFilter(image: ImageRef): ResourceFilter {
 function matches(resource: BroodResource, filter: ResourceFilter): boolean {
   return Object.entries(filter).every(([key, value]) => {
     const held = resource.resource_data?.[key];
-    return held !== undefined && held !== null && (typeof held === "string" ? held : JSON.stringify(held)) === value;
+    return (
+      held !== undefined &&
+      held !== null &&
+      (typeof held === "string" ? held : JSON.stringify(held)) === value
+    );
   });
 }
 

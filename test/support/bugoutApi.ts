@@ -177,7 +177,9 @@ export class BugoutApiDouble {
   public get resources(): ReadonlyMap<string, BroodResource> {
     const now = Date.now();
     return new Map(
-      [...this.stored].filter(([, stored]) => isLive(stored, now)).map(([id, { resource }]) => [id, resource]),
+      [...this.stored]
+        .filter(([, stored]) => isLive(stored, now))
+        .map(([id, { resource }]) => [id, resource]),
     );
   }
 
@@ -207,7 +209,10 @@ export class BugoutApiDouble {
     }
     const isList = url.pathname === "/resources/";
     if (!isList && !item) return send(response, 404, { detail: "Not Found" });
-    if ((isList && method !== "GET" && method !== "POST") || (item && method !== "GET" && method !== "DELETE")) {
+    if (
+      (isList && method !== "GET" && method !== "POST") ||
+      (item && method !== "GET" && method !== "DELETE")
+    ) {
       return send(response, 405, { detail: "Method Not Allowed" });
     }
 
@@ -235,18 +240,23 @@ export class BugoutApiDouble {
       const data = parsed.resource_data;
       if (typeof parsed.application_id !== "string" || !UUID.test(parsed.application_id)) {
         return send(response, 422, {
-          detail: [{ loc: ["body", "application_id"], msg: "value is not a valid uuid", type: "type_error.uuid" }],
+          detail: [
+            { loc: ["body", "application_id"], msg: "value is not a valid uuid", type: "type_error.uuid" },
+          ],
         });
       }
       if (typeof data !== "object" || data === null || Array.isArray(data)) {
         return send(response, 422, {
-          detail: [{ loc: ["body", "resource_data"], msg: "value is not a valid dict", type: "type_error.dict" }],
+          detail: [
+            { loc: ["body", "resource_data"], msg: "value is not a valid dict", type: "type_error.dict" },
+          ],
         });
       }
       if (parsed.application_id.toLowerCase() !== this.applicationId) {
         return send(response, 404, { detail: "Not found" });
       }
-      if (!holder.groups.includes(this.applicationGroupId)) return send(response, 403, { detail: "Forbidden" });
+      if (!holder.groups.includes(this.applicationGroupId))
+        return send(response, 403, { detail: "Forbidden" });
       // INSERT stamps created_at; only the COMMIT, later, makes the resource visible to anyone.
       const stored = this.insert(data as Record<string, unknown>, holder.userId);
       await sleep(Math.max(0, this.timing.commitDelayMs?.() ?? 0));
@@ -290,7 +300,8 @@ export class BugoutApiDouble {
   private authorize(authorization: string | undefined): BroodToken | { status: number; body: unknown } {
     const [scheme, token] = (authorization ?? "").split(" ");
     if (!token) return { status: 401, body: { detail: "Not authenticated" } };
-    if (scheme?.toLowerCase() !== "bearer") return { status: 401, body: { detail: "Unaccepted authorization scheme" } };
+    if (scheme?.toLowerCase() !== "bearer")
+      return { status: 401, body: { detail: "Unaccepted authorization scheme" } };
     // `Token.id == token` against a UUID column: anything else fails in Postgres, and brood answers 500.
     if (!UUID.test(token)) return { status: 500, body: INTERNAL };
     const found = this.tokens.get(token);
@@ -334,7 +345,9 @@ function isLive(stored: StoredResource, at: number): boolean {
 
 /** Brood's join on `resource_holder_permissions`: the user itself, or one of its groups. */
 function holds(stored: StoredResource, holder: BroodToken): boolean {
-  return stored.holderUsers.has(holder.userId) || holder.groups.some((group) => stored.holderGroups.has(group));
+  return (
+    stored.holderUsers.has(holder.userId) || holder.groups.some((group) => stored.holderGroups.has(group))
+  );
 }
 
 /**
