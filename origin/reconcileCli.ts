@@ -6,7 +6,7 @@
  * types. `--fix` removes no orphan when the listing looks blind (no record, or most objects unrecorded)
  * unless `--allow-mass-removal`, nor orphans older than the gateway's own records unless
  * `--remove-old-orphans`. Prints the report as JSON and exits 1 when something is left for a person to
- * look at.
+ * look at, 2 (with one line on standard error) when the stores were refused at the start.
  */
 import { parseArgs } from "node:util";
 import { createOriginStores } from "./adapters/dependencies";
@@ -27,7 +27,14 @@ if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
 }
 
 const config = originConfigFromEnv(process.env);
-const stores = await createOriginStores(config);
+let stores: Awaited<ReturnType<typeof createOriginStores>>;
+try {
+  stores = await createOriginStores(config);
+} catch (error) {
+  // A store that cannot be trusted (a Bugout token that sees nothing) is refused before anything is read.
+  console.error(`reconcile: refused: ${(error as Error).message}`);
+  process.exit(2);
+}
 try {
   const report = await reconcile(
     { imagesPrefix: config.imagesPrefix, ...stores, now: Date.now },

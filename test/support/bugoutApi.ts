@@ -42,11 +42,21 @@ export interface BroodTiming {
   readonly replicaLagMs?: number;
 }
 
+/** Who holds a seeded resource besides the application's group. */
+export interface SeedOptions {
+  /** The user whose token created it; by default a viewer of the original design, not the gateway. */
+  readonly holderUserId?: string;
+  /** What the application's group holds: `admin`, as `create_resource` grants, or only `read`. */
+  readonly groupPermission?: "admin" | "read";
+}
+
 /** A resource with what brood keeps beside it: holders (`resource_holder_permissions`) and its commit. */
 interface StoredResource {
   readonly resource: BroodResource;
   readonly holderUsers: ReadonlySet<string>;
   readonly holderGroups: ReadonlySet<string>;
+  /** Whether the group holds `admin` (what a delete needs) or only `read`. */
+  readonly groupAdmin: boolean;
   /** When its COMMIT made it visible; `Infinity` while the transaction is open. */
   committedAt: number;
   deletedAt?: number;
@@ -136,6 +146,11 @@ export class BugoutApiDouble {
     return entry;
   }
 
+  /** Forgets a token, as brood does a revoked one: it is then "Access token not found". */
+  public revoke(token: string): void {
+    this.tokens.delete(token);
+  }
+
   /** A token of another member of the application's group, as each viewer of the original design had. */
   public memberToken(token = randomUUID()): string {
     this.addToken(token, { groups: [this.applicationGroupId] });
@@ -161,8 +176,11 @@ export class BugoutApiDouble {
    * Stores a committed resource directly, as another writer would have: by default one of the original
    * design's viewers, whose own token created it (so the gateway sees it only through the group).
    */
-  public seed(resourceData: Record<string, unknown>, holderUserId: string = randomUUID()): BroodResource {
-    const stored = this.insert(resourceData, holderUserId);
+  public seed(
+    resourceData: Record<string, unknown>,
+    { holderUserId = randomUUID(), groupPermission = "admin" }: SeedOptions = {},
+  ): BroodResource {
+    const stored = this.insert(resourceData, holderUserId, groupPermission === "admin");
     stored.committedAt = Date.now() - (this.timing.replicaLagMs ?? 0) - 1;
     return stored.resource;
   }
@@ -292,7 +310,11 @@ export class BugoutApiDouble {
     if (!stored || !isLive(stored, Date.now()) || !holds(stored, holder)) {
       return send(response, 404, { detail: "Not Found" });
     }
-    if (method === "DELETE") stored.deletedAt = Date.now();
+    if (method === "DELETE") {
+      const admin = stored.holderUsers.has(holder.userId) || (stored.groupAdmin && holds(stored, holder));
+      if (!admin) return send(response, 404, { detail: "Not Found" });
+      stored.deletedAt = Date.now();
+    }
     return answer(200, stored.resource);
   }
 
@@ -310,7 +332,7 @@ export class BugoutApiDouble {
     return found;
   }
 
-  private insert(resourceData: Record<string, unknown>, userId: string): StoredResource {
+  private insert(resourceData: Record<string, unknown>, userId: string, groupAdmin = true): StoredResource {
     const createdAt = this.timestamp();
     const stored: StoredResource = {
       resource: {
@@ -322,6 +344,7 @@ export class BugoutApiDouble {
       },
       holderUsers: new Set([userId]),
       holderGroups: new Set([this.applicationGroupId]),
+      groupAdmin,
       committedAt: Number.POSITIVE_INFINITY,
     };
     this.stored.set(stored.resource.id, stored);
