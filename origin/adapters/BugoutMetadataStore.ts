@@ -171,7 +171,8 @@ export class BugoutMetadataStore implements MetadataStore {
   }
 
   public async delete(image: ImageRef): Promise<ImageRecord | undefined> {
-    return (await this.remove(await this.find(imageFilter(image))))[0];
+    // An image another container has just recorded may not be on the replica yet: a miss is read again.
+    return (await this.remove(await this.findSure(imageFilter(image))))[0];
   }
 
   public async deleteByEntry(entry: EntryRef): Promise<ImageRecord[]> {
@@ -247,15 +248,20 @@ export class BugoutMetadataStore implements MetadataStore {
     });
   }
 
-  /** Deletes the image resources among `resources`; the records removed, oldest first. */
+  /**
+   * Deletes the image resources among `resources`; the records removed, oldest first, every copy of the
+   * same bytes included, so that the caller removes every object they name.
+   */
   private async remove(resources: readonly BroodResource[]): Promise<ImageRecord[]> {
-    const images = resources.filter((resource) => toRecord(resource) !== undefined);
-    const results = await settleEach(images, DELETE_CONCURRENCY, (resource) =>
+    const images = holders(resources);
+    const results = await settleEach(images, DELETE_CONCURRENCY, ({ resource }) =>
       this.deleteResource(resource.id),
     );
     const failure = results.find((result) => result.status === "rejected");
     if (failure) throw failure.reason;
-    return records(images);
+    return images
+      .map(({ record }) => record)
+      .sort((a, b) => compareTimes(a.created_at, b.created_at) || compareText(a.id, b.id));
   }
 
   /**
