@@ -259,6 +259,85 @@ describe("the Bugout adapter under brood's own rules", () => {
     });
   });
 
+  describe("upload tickets do not pile up in the application", () => {
+    const ticketData = (entry: { journalId: string; entryId: string }, expiresAt: string) => {
+      const id = randomUUID();
+      return {
+        type: "image_upload",
+        upload_id: id,
+        upload_entry: `${entry.journalId}/${entry.entryId}`,
+        upload: {
+          id,
+          journal_id: entry.journalId,
+          entry_id: entry.entryId,
+          name: "old",
+          declared_size: 5,
+          created_at: expiresAt,
+          expires_at: expiresAt,
+          status: "ready",
+          image_id: randomUUID(),
+          error: null,
+        },
+      };
+    };
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+
+    it("removes an entry's tickets a day past their expiry when the entry asks for another, and the rest on reconcile", async () => {
+      // Prepare
+      const entry = freshEntry();
+      const other = freshEntry();
+      const stale = api.seed(ticketData(entry, daysAgo(2)));
+      const recent = api.seed(ticketData(entry, daysAgo(0.5)));
+      const elsewhere = api.seed(ticketData(other, daysAgo(3)));
+      const store = storeWith(BUGOUT_TOKEN);
+      const fresh = ticketData(entry, new Date(Date.now() + 900_000).toISOString()).upload as Parameters<
+        typeof store.putUpload
+      >[0];
+
+      // Act
+      await store.putUpload(fresh);
+      const afterIssue = new Set(api.resources.keys());
+      const pruned = await store.pruneUploads();
+
+      // Assess
+      expect(afterIssue.has(stale.id)).toBe(false);
+      expect(afterIssue.has(recent.id)).toBe(true);
+      expect(afterIssue.has(elsewhere.id)).toBe(true);
+      expect(pruned).toBeGreaterThanOrEqual(1);
+      expect(api.resources.has(elsewhere.id)).toBe(false);
+      expect(api.resources.has(recent.id)).toBe(true);
+      expect(await store.getUpload({ ...entry, uploadId: fresh.id })).toEqual(fresh);
+    });
+  });
+
+  describe("a write whose answer was lost", () => {
+    it("finds its own resource once settled, and keeps it as the record", async () => {
+      // Prepare: brood commits the resource, then the answer is a 500
+      const entry = freshEntry();
+      const id = randomUUID();
+      const image: ImageRecord = {
+        id,
+        journal_id: entry.journalId,
+        entry_id: entry.entryId,
+        name: "lost answer",
+        extension: "png",
+        content_type: "image/png",
+        size: 4,
+        sha256: "e".repeat(64),
+        created_at: new Date().toISOString(),
+        url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
+      };
+      api.failNext("POST", 1, "after");
+
+      // Act
+      const outcome = await storeWith(BUGOUT_TOKEN).put(image);
+
+      // Assess
+      expect(outcome).toEqual({ record: image, created: true });
+      expect(api.data.filter((data) => data.id === id)).toHaveLength(1);
+    });
+  });
+
   describe("timing: created_at at INSERT, visibility at COMMIT, lists from a lagging replica", () => {
     it("finds on another container what was written just before, and never lists what it deleted", async () => {
       // Prepare
