@@ -56,12 +56,20 @@ export const ALLOWED_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
   "image/avif": AVIF,
 };
 
+const BMP: ImageType = { extension: "bmp", contentType: "image/bmp" };
+
 /**
- * Content types by recorded extension, for records that carry only an extension (the original design's,
- * which also took `bmp`: never accepted for upload here, but its old images are served as what they are).
+ * What an object of the original design may be served as: the allowlist, and BMP, which it accepted (a
+ * raster format browsers only display). Never accepted for upload here.
  */
+export const LEGACY_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
+  ...ALLOWED_IMAGE_TYPES,
+  "image/bmp": BMP,
+};
+
+/** Content types by recorded extension, for records that carry only an extension (the original design's). */
 export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
-  bmp: "image/bmp",
+  bmp: BMP.contentType,
   png: PNG.contentType,
   jpg: JPEG.contentType,
   jpeg: JPEG.contentType,

@@ -1,9 +1,10 @@
-import { fileTypeFromBuffer } from "file-type";
 import { imageOfKey } from "../../contract/keys";
 import { describeError } from "../../contract/log";
 import type { ImageRef } from "../../contract/types";
 import { settleEach } from "./concurrency";
-import { ALLOWED_IMAGE_TYPES, TYPE_SAMPLE_BYTES } from "./constants";
+import { LEGACY_IMAGE_TYPES, TYPE_SAMPLE_BYTES } from "./constants";
+import { UnsupportedTypeError } from "./errors";
+import { detectImageType } from "./imageWrites";
 import type { ImageRecord, ImageStore, MetadataStore } from "./ports";
 import { objectKeyOf, refOf } from "./records";
 
@@ -88,14 +89,6 @@ const MASS_REMOVAL_SHARE = 0.5;
 const MASS_REMOVAL_MIN = 10;
 /** Object times (whole seconds in S3) and record times (the origin's clock) may disagree by this much. */
 const CLOCK_MARGIN_MS = 60_000;
-/**
- * The types an object of the original design is served as: the upload allowlist's, and BMP, which it
- * accepted (a raster format browsers only display).
- */
-const LEGACY_CONTENT_TYPES: ReadonlySet<string> = new Set([
-  ...Object.values(ALLOWED_IMAGE_TYPES).map((type) => type.contentType),
-  "image/bmp",
-]);
 
 /**
  * Compares the object store with the metadata store: objects without records (an upload or delete that
@@ -228,9 +221,13 @@ async function checkContentType(
   if (!head) return undefined;
   const start = await deps.images.readStart(key, TYPE_SAMPLE_BYTES, { ifMatch: head.eTag });
   if (!start) return undefined;
-  const mime = (await fileTypeFromBuffer(start))?.mime;
-  const type = mime === "image/apng" ? "image/png" : mime;
-  const detected = type && LEGACY_CONTENT_TYPES.has(type) ? type : null;
+  let detected: string | null;
+  try {
+    detected = (await detectImageType(start, LEGACY_IMAGE_TYPES)).contentType;
+  } catch (error) {
+    if (!(error instanceof UnsupportedTypeError)) throw error;
+    detected = null;
+  }
   if (detected === head.contentType) return undefined;
   const fixed =
     fix &&

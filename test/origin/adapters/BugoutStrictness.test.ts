@@ -314,19 +314,7 @@ describe("the Bugout adapter under brood's own rules", () => {
     it("finds its own resource once settled, and keeps it as the record", async () => {
       // Prepare: brood commits the resource, then the answer is a 500
       const entry = freshEntry();
-      const id = randomUUID();
-      const image: ImageRecord = {
-        id,
-        journal_id: entry.journalId,
-        entry_id: entry.entryId,
-        name: "lost answer",
-        extension: "png",
-        content_type: "image/png",
-        size: 4,
-        sha256: "e".repeat(64),
-        created_at: new Date().toISOString(),
-        url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
-      };
+      const image = gatewayRecord(entry, "e");
       api.failNext("POST", 1, "after");
 
       // Act
@@ -334,7 +322,7 @@ describe("the Bugout adapter under brood's own rules", () => {
 
       // Assess
       expect(outcome).toEqual({ record: image, created: true });
-      expect(api.data.filter((data) => data.id === id)).toHaveLength(1);
+      expect(api.data.filter((data) => data.id === image.id)).toHaveLength(1);
     });
   });
 
@@ -345,19 +333,7 @@ describe("the Bugout adapter under brood's own rules", () => {
       const entry = freshEntry();
       const writer = storeWith(BUGOUT_TOKEN, { settleMs: 250 });
       const reader = storeWith(BUGOUT_TOKEN, { settleMs: 250 });
-      const id = randomUUID();
-      const image: ImageRecord = {
-        id,
-        journal_id: entry.journalId,
-        entry_id: entry.entryId,
-        name: "fresh",
-        extension: "png",
-        content_type: "image/png",
-        size: 3,
-        sha256: "d".repeat(64),
-        created_at: new Date().toISOString(),
-        url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
-      };
+      const image = gatewayRecord(entry, "d");
 
       try {
         const ticket = {
@@ -393,6 +369,23 @@ describe("the Bugout adapter under brood's own rules", () => {
     });
   });
 });
+
+/** A record as the gateway writes it, of bytes whose SHA-256 is `hexDigit` repeated. */
+function gatewayRecord(entry: { journalId: string; entryId: string }, hexDigit: string): ImageRecord {
+  const id = randomUUID();
+  return {
+    id,
+    journal_id: entry.journalId,
+    entry_id: entry.entryId,
+    name: "photo",
+    extension: "png",
+    content_type: "image/png",
+    size: 4,
+    sha256: hexDigit.repeat(64),
+    created_at: new Date().toISOString(),
+    url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
+  };
+}
 
 async function failureOf(promise: Promise<unknown>): Promise<string> {
   return promise.then(
