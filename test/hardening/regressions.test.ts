@@ -16,6 +16,7 @@ import { runReconcile } from "../support/gatewayProcess";
 import { pngBytes } from "../support/images";
 import {
   BUGOUT_APPLICATION_ID,
+  BUGOUT_TEST_SETTLE_MS,
   BUGOUT_TOKEN,
   freshEntry,
   imagesPath,
@@ -209,6 +210,7 @@ describe("defect: on Bugout, an upload of bytes the entry held answered 502 when
       apiUrl: await api.start(),
       applicationId: BUGOUT_APPLICATION_ID,
       accessToken: async () => BUGOUT_TOKEN,
+      settleMs: BUGOUT_TEST_SETTLE_MS,
     });
     const record = (id: string): ImageRecord => ({
       id,

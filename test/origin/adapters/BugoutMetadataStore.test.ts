@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BugoutMetadataStore } from "../../../origin/adapters/BugoutMetadataStore";
 import type { ImageRecord, UploadRecord } from "../../../origin/domain/ports";
 import { BugoutApiDouble } from "../../support/bugoutApi";
-import { BUGOUT_APPLICATION_ID, BUGOUT_TOKEN, freshEntry } from "../../support/origin";
+import { BUGOUT_APPLICATION_ID, BUGOUT_TEST_SETTLE_MS, BUGOUT_TOKEN, freshEntry } from "../../support/origin";
 
 const IMAGE_ID = "3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71";
 
@@ -72,6 +72,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       apiUrl: `${url}/`,
       applicationId: BUGOUT_APPLICATION_ID,
       accessToken: async () => BUGOUT_TOKEN,
+      settleMs: BUGOUT_TEST_SETTLE_MS,
     });
   });
 
