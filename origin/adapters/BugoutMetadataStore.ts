@@ -458,13 +458,17 @@ function holders(resources: readonly BroodResource[]): { resource: BroodResource
 
 /**
  * The image records among `resources`, oldest first, as the contract lists them. Of records holding the
- * same bytes only the first holder is one: the others are racing writers' copies about to be removed,
+ * same bytes in the same entry only the first holder is one: the others are racing writers' copies about to be removed,
  * which a lagging replica may still show after their removal.
  */
 function records(resources: readonly BroodResource[]): ImageRecord[] {
   const seen = new Set<string>();
   return holders(resources)
-    .filter(({ record }) => record.sha256 === null || (!seen.has(record.sha256) && seen.add(record.sha256)))
+    .filter(({ record }) => {
+      if (record.sha256 === null) return true;
+      const bytesInEntry = `${record.journal_id}/${record.entry_id}/${record.sha256}`;
+      return !seen.has(bytesInEntry) && seen.add(bytesInEntry) !== undefined;
+    })
     .map(({ record }) => record)
     .sort((a, b) => compareTimes(a.created_at, b.created_at) || compareText(a.id, b.id));
 }

@@ -310,6 +310,27 @@ describe("the Bugout adapter under brood's own rules", () => {
     });
   });
 
+  describe("listings", () => {
+    it("lists the same bytes in two entries as two images, and a racing copy in one entry as none", async () => {
+      // Prepare: the second copy in the first entry is a racing writer's, about to remove itself
+      const [first, second] = [freshEntry(), freshEntry()];
+      const inFirst = gatewayRecord(first, "b");
+      const inSecond = gatewayRecord(second, "b");
+      const copy = gatewayRecord(first, "b");
+      for (const record of [inFirst, inSecond, copy])
+        api.seed({ ...record }, { holderUserId: api.gatewayUserId });
+
+      // Act
+      const all: ImageRecord[] = [];
+      for await (const record of storeWith(BUGOUT_TOKEN).listAll()) all.push(record);
+
+      // Assess
+      const ids = all.map((record) => record.id);
+      expect(ids).toEqual(expect.arrayContaining([inFirst.id, inSecond.id]));
+      expect(ids).not.toContain(copy.id);
+    });
+  });
+
   describe("a write whose answer was lost", () => {
     it("finds its own resource once settled, and keeps it as the record", async () => {
       // Prepare: brood commits the resource, then the answer is a 500
