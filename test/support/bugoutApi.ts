@@ -237,7 +237,12 @@ export class BugoutApiDouble {
     const holder = this.authorize(request.headers.authorization);
     if ("status" in holder) return send(response, holder.status, holder.body);
     if (holder.restricted) {
-      return send(response, 403, { detail: "Restricted tokens are not authorized to use resources." });
+      const action = isList
+        ? method === "POST"
+          ? "create resource"
+          : "list resources"
+        : `${method.toLowerCase()} resource`;
+      return send(response, 403, { detail: `Restricted tokens are not authorized to ${action}.` });
     }
 
     const faultIndex = this.faults.findIndex(

@@ -94,6 +94,26 @@ describe("createOriginDeps", () => {
     await expect(creating).rejects.toThrow("The signing key secret has no string value.");
   });
 
+  it("refuses to start on a Bugout token whose user is outside the application's group, in one line", async () => {
+    // Prepare
+    const outsider = "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d";
+    api.addToken(outsider);
+    const getSecretString = vi.fn(async (secretId: string) =>
+      secretId === KEYS_SECRET ? formatSigningKeys([makeKey("k")]) : outsider,
+    );
+
+    // Act
+    const failure = await createOriginDeps(bugoutConfig(), { getSecretString }).then(
+      () => "started",
+      (error: Error) => error.message,
+    );
+
+    // Assess
+    expect(failure).toMatch(
+      /^BUGOUT_ACCESS_TOKEN's user is not in the group of Bugout application [^\n]+ group\.$/,
+    );
+  });
+
   it("invalidates through CloudFront when a distribution is configured", async () => {
     // Prepare
     const getSecretString = vi.fn(async (secretId: string) =>
