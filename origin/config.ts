@@ -54,6 +54,7 @@ export type OriginConfigInput = Partial<Omit<OriginConfig, "metadata">> &
     readonly metadata?: { readonly type: "sqlite"; readonly file?: string } | BugoutStoreConfig;
   };
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
@@ -94,6 +95,10 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
   if (config.metadata.type === "bugout") {
     requireHttpUrl("BUGOUT_API_URL", config.metadata.apiUrl);
     if (!config.metadata.applicationId) throw new Error("BUGOUT_APPLICATION_ID is not set.");
+    // Brood's resource body types it as a UUID (422 otherwise), and a list compares it with a UUID column.
+    if (!UUID_PATTERN.test(config.metadata.applicationId)) {
+      throw new Error(`BUGOUT_APPLICATION_ID "${config.metadata.applicationId}" is not a UUID.`);
+    }
   }
   return config;
 }

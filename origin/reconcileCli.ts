@@ -1,7 +1,12 @@
 /**
- * `npm run reconcile [-- --fix] [-- --grace-seconds=N]`: lists objects without records and records without
- * objects in the configured stores (the same environment as the origin); `--fix` removes the orphan
- * objects. Prints the report as JSON and exits 1 when something is left for a person to look at.
+ * `npm run reconcile [-- --fix] [-- --grace-seconds=N] [-- --allow-mass-removal] [-- --remove-old-orphans]`:
+ * lists objects without records and records without objects in the configured stores (the same
+ * environment as the origin, the Bugout token checked first as at the origin's start); `--fix` removes
+ * the orphan objects, the original design's records whose bytes never arrived, and sets its objects'
+ * types. `--fix` removes no orphan when the listing looks blind (no record, or most objects unrecorded)
+ * unless `--allow-mass-removal`, nor orphans older than the gateway's own records unless
+ * `--remove-old-orphans`. Prints the report as JSON and exits 1 when something is left for a person to
+ * look at, 2 (with one line on standard error) when the stores were refused at the start.
  */
 import { parseArgs } from "node:util";
 import { createOriginStores } from "./adapters/dependencies";
@@ -11,6 +16,8 @@ import { DEFAULT_RECONCILE_GRACE_MS, needsAttention, reconcile } from "./domain/
 const { values } = parseArgs({
   options: {
     fix: { type: "boolean", default: false },
+    "allow-mass-removal": { type: "boolean", default: false },
+    "remove-old-orphans": { type: "boolean", default: false },
     "grace-seconds": { type: "string", default: String(DEFAULT_RECONCILE_GRACE_MS / 1000) },
   },
 });
@@ -20,11 +27,23 @@ if (!Number.isFinite(graceSeconds) || graceSeconds < 0) {
 }
 
 const config = originConfigFromEnv(process.env);
-const stores = await createOriginStores(config);
+let stores: Awaited<ReturnType<typeof createOriginStores>>;
+try {
+  stores = await createOriginStores(config);
+} catch (error) {
+  // A store that cannot be trusted (a Bugout token that sees nothing) is refused before anything is read.
+  console.error(`reconcile: refused: ${(error as Error).message}`);
+  process.exit(2);
+}
 try {
   const report = await reconcile(
     { imagesPrefix: config.imagesPrefix, ...stores, now: Date.now },
-    { fix: values.fix, graceMs: graceSeconds * 1000 },
+    {
+      fix: values.fix,
+      graceMs: graceSeconds * 1000,
+      allowMassRemoval: values["allow-mass-removal"],
+      removeOldOrphans: values["remove-old-orphans"],
+    },
   );
   console.log(JSON.stringify(report, null, 2));
   process.exitCode = needsAttention(report) ? 1 : 0;

@@ -57,6 +57,7 @@ export class S3ImageStore implements ImageStore {
       size: head.ContentLength ?? 0,
       lastModified: head.LastModified ?? new Date(0),
       eTag: head.ETag,
+      contentType: head.ContentType,
     };
   }
 

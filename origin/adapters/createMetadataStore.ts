@@ -16,9 +16,16 @@ export interface MetadataStoreOverrides {
   readonly getSecretString?: GetSecretString;
   /** Milliseconds since the epoch, for when to read the token again. */
   readonly now?: () => number;
+  /** How long Bugout writes take to settle (`BugoutStoreOptions.settleMs`); tests shorten it. */
+  readonly bugoutSettleMs?: number;
 }
 
-/** The one place `METADATA_STORE` is decided: a SQLite file, or Bugout's resources API. */
+/**
+ * The one place `METADATA_STORE` is decided: a SQLite file, or Bugout's resources API, whose token is
+ * proven able to write and delete in the application before the store is handed out.
+ *
+ * @throws {Error} one line naming what is wrong with the Bugout token or application, and the fix
+ */
 export async function createMetadataStore(
   config: MetadataStoreConfig,
   overrides: MetadataStoreOverrides = {},
@@ -26,8 +33,8 @@ export async function createMetadataStore(
   switch (config.type) {
     case "sqlite":
       return SqliteMetadataStore.open(config.file);
-    case "bugout":
-      return new BugoutMetadataStore({
+    case "bugout": {
+      const store = new BugoutMetadataStore({
         apiUrl: config.apiUrl,
         applicationId: config.applicationId,
         // Read once and then now and then, like the signing keys, so a rotated token reaches warm containers.
@@ -37,6 +44,12 @@ export async function createMetadataStore(
           overrides.now,
         ),
         fetch: overrides.fetch,
+        settleMs: overrides.bugoutSettleMs,
       });
+      // At start, not at the first upload: a token outside the application's group sees no image and
+      // would make every legacy object look like an orphan.
+      await store.verifyAccess();
+      return store;
+    }
   }
 }

@@ -64,7 +64,7 @@ export async function createOriginDeps(
 /** The image and metadata stores the configuration names. */
 export async function createOriginStores(
   config: OriginConfig,
-  overrides: Pick<OriginOverrides, "s3Client" | "fetch" | "getSecretString" | "now"> = {},
+  overrides: Pick<OriginOverrides, "s3Client" | "fetch" | "getSecretString" | "now" | "bugoutSettleMs"> = {},
 ): Promise<OriginStores> {
   return {
     images: new S3ImageStore(overrides.s3Client ?? s3ClientFor(config), config.bucketName),

@@ -56,8 +56,20 @@ export const ALLOWED_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
   "image/avif": AVIF,
 };
 
+const BMP: ImageType = { extension: "bmp", contentType: "image/bmp" };
+
+/**
+ * What an object of the original design may be served as: the allowlist, and BMP, which it accepted (a
+ * raster format browsers only display). Never accepted for upload here.
+ */
+export const LEGACY_IMAGE_TYPES: Readonly<Record<string, ImageType>> = {
+  ...ALLOWED_IMAGE_TYPES,
+  "image/bmp": BMP,
+};
+
 /** Content types by recorded extension, for records that carry only an extension (the original design's). */
 export const CONTENT_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
+  bmp: BMP.contentType,
   png: PNG.contentType,
   jpg: JPEG.contentType,
   jpeg: JPEG.contentType,

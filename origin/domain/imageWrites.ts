@@ -122,9 +122,12 @@ export async function recordImage(
  *
  * @throws {UnsupportedTypeError}
  */
-export async function detectImageType(bytes: Uint8Array): Promise<ImageType> {
+export async function detectImageType(
+  bytes: Uint8Array,
+  allowed: Readonly<Record<string, ImageType>> = ALLOWED_IMAGE_TYPES,
+): Promise<ImageType> {
   const detected = await fileTypeFromBuffer(bytes.subarray(0, TYPE_SAMPLE_BYTES));
-  const type = detected && ALLOWED_IMAGE_TYPES[detected.mime];
+  const type = detected && allowed[detected.mime];
   if (!type) throw new UnsupportedTypeError();
   return type;
 }

@@ -33,6 +33,8 @@ export interface StoredObjectInfo {
   readonly lastModified: Date;
   /** The version's entity tag as the store quotes it; what `ReadOptions.ifMatch` pins. */
   readonly eTag?: string;
+  /** The type the object is served with, where the store tells it (`head`). */
+  readonly contentType?: string;
 }
 
 /** An object with its bytes. */
@@ -165,6 +167,13 @@ export interface MetadataStore {
    * @returns the ticket as it now stands, or `undefined` when there is none
    */
   settleUpload(upload: UploadRef, outcome: UploadOutcome): Promise<UploadRecord | undefined>;
+  /**
+   * Removes upload tickets long expired, where keeping them costs (Bugout lists every resource of the
+   * application at every query); a store whose tickets cost nothing has none.
+   *
+   * @returns how many were removed
+   */
+  pruneUploads?(): Promise<number>;
   close(): Promise<void>;
 }
 

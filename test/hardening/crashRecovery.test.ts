@@ -107,6 +107,11 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
       failedRemovals: [],
       missingObjects: [],
       recentObjects: 0,
+      refused: null,
+      protectedOrphans: [],
+      removedRecords: [],
+      contentTypes: [],
+      expiredUploadsRemoved: 0,
     });
 
     // Assess: every acknowledged upload is listed, and every listed record reads back byte for byte

@@ -56,7 +56,7 @@ describe("originConfigFromEnv", () => {
     const config = originConfigFromEnv({
       ...BASE,
       METADATA_STORE: "bugout",
-      BUGOUT_APPLICATION_ID: "app-1",
+      BUGOUT_APPLICATION_ID: "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
       BUGOUT_ACCESS_TOKEN: "token-1",
     });
 
@@ -64,7 +64,7 @@ describe("originConfigFromEnv", () => {
     expect(config.metadata).toEqual({
       type: "bugout",
       apiUrl: "https://auth.bugout.dev",
-      applicationId: "app-1",
+      applicationId: "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
       accessToken: { type: "value", value: "token-1" },
     });
   });
@@ -76,7 +76,7 @@ describe("originConfigFromEnv", () => {
       AWS_REGION: "eu-west-1",
       METADATA_STORE: "bugout",
       BUGOUT_API_URL: "https://brood.internal",
-      BUGOUT_APPLICATION_ID: "app-1",
+      BUGOUT_APPLICATION_ID: "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
       BUGOUT_ACCESS_TOKEN_SECRET_ID: "ImageGateway/bugout-token",
       SIGNING_KEYS_SECRET_ID:
         "arn:aws:secretsmanager:us-east-1:111111111111:secret:ImageGateway/signing-keys",

@@ -33,7 +33,14 @@ import { startS3Server, type TestS3 } from "./s3Server";
 export type MetadataAdapter = "sqlite" | "bugout";
 export const METADATA_ADAPTERS: readonly MetadataAdapter[] = ["sqlite", "bugout"];
 
-export const BUGOUT_TOKEN = "gateway-test-token";
+/** Brood's tokens are UUIDs (its query casts them); this one is of a member of the application's group. */
+export const BUGOUT_TOKEN = "0d9c3a52-6b1e-4f7a-9c2d-5e8f1a3b7c40";
+/**
+ * Brood's timing in every suite on the Bugout adapter: commits up to 20 ms after the INSERT, a replica
+ * 30 ms behind, and a settle time that covers both.
+ */
+export const BUGOUT_TEST_TIMING = { commitDelayMs: () => Math.random() * 20, replicaLagMs: 30 } as const;
+export const BUGOUT_TEST_SETTLE_MS = 80;
 export const BUGOUT_APPLICATION_ID = "7b1c3c2e-0f4e-4d8a-9a55-2f0b8d2d6a10";
 
 /** Metadata operations a test can make fail. */
@@ -104,12 +111,14 @@ async function rows(file: string, table: "images" | "uploads"): Promise<Record<s
 
 async function startBugout(): Promise<TestMetadata> {
   const api = new BugoutApiDouble(BUGOUT_TOKEN, BUGOUT_APPLICATION_ID);
+  api.timing = BUGOUT_TEST_TIMING;
   const url = await api.start();
   const make = () =>
     new BugoutMetadataStore({
       apiUrl: url,
       applicationId: BUGOUT_APPLICATION_ID,
       accessToken: async () => BUGOUT_TOKEN,
+      settleMs: BUGOUT_TEST_SETTLE_MS,
     });
   // Each operation fails at its first brood call of that method (a settlement's is its write), an upload
   // ticket's only at a call about tickets.
@@ -132,7 +141,7 @@ async function startBugout(): Promise<TestMetadata> {
     stored: async () => api.data,
     storedUploads: async () => api.data.filter((data) => data.type === "image_upload"),
     another: async () => make(),
-    resetFaults: () => api.failNext("GET", 0),
+    resetFaults: () => api.resetFaults(),
     stop: () => api.stop(),
   };
 }

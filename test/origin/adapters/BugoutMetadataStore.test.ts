@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BugoutMetadataStore } from "../../../origin/adapters/BugoutMetadataStore";
 import type { ImageRecord, UploadRecord } from "../../../origin/domain/ports";
 import { BugoutApiDouble } from "../../support/bugoutApi";
-import { BUGOUT_APPLICATION_ID, BUGOUT_TOKEN, freshEntry } from "../../support/origin";
+import { BUGOUT_APPLICATION_ID, BUGOUT_TEST_SETTLE_MS, BUGOUT_TOKEN, freshEntry } from "../../support/origin";
 
 const IMAGE_ID = "3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71";
 
@@ -72,6 +72,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       apiUrl: `${url}/`,
       applicationId: BUGOUT_APPLICATION_ID,
       accessToken: async () => BUGOUT_TOKEN,
+      settleMs: BUGOUT_TEST_SETTLE_MS,
     });
   });
 
@@ -148,7 +149,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
         content_type: "image/jpeg",
         size: null,
         sha256: null,
-        created_at: "2024-03-01T09:30:00",
+        created_at: "2024-03-01T09:30:00.000Z",
         url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${IMAGE_ID}`,
       },
     ]);
@@ -219,7 +220,12 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       });
 
       // Assess
-      expect(api.data).toContainEqual({ type: "image_upload", upload_id: UPLOAD_ID, upload: pending });
+      expect(api.data).toContainEqual({
+        type: "image_upload",
+        upload_id: UPLOAD_ID,
+        upload_entry: `${pending.journal_id}/${pending.entry_id}`,
+        upload: pending,
+      });
       expect(found).toEqual(pending);
       const query = new URL(api.calls.at(-1)?.path ?? "", url).searchParams;
       expect(Object.fromEntries(query)).toEqual({
@@ -245,7 +251,14 @@ describe("BugoutMetadataStore against brood's resources API", () => {
       const resources = api.data.filter(
         (data) => (data.upload as UploadRecord | undefined)?.entry_id === pending.entry_id,
       );
-      expect(resources).toEqual([{ type: "image_upload", upload_id: UPLOAD_ID, upload: expected }]);
+      expect(resources).toEqual([
+        {
+          type: "image_upload",
+          upload_id: UPLOAD_ID,
+          upload_entry: `${pending.journal_id}/${pending.entry_id}`,
+          upload: expected,
+        },
+      ]);
     });
 
     it("settles even when tidying the pending ticket away fails", async () => {
@@ -285,7 +298,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     const wrongToken = new BugoutMetadataStore({
       apiUrl: url,
       applicationId: BUGOUT_APPLICATION_ID,
-      accessToken: async () => "revoked-token",
+      accessToken: async () => "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     });
 
     // Act
@@ -295,7 +308,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     expect(failure).toMatchObject({
       status: 502,
       code: "metadata_unavailable",
-      message: "Bugout answered 401: Access token not found",
+      message: "Bugout answered 404: Access token not found",
     });
   });
 
@@ -303,7 +316,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     // Prepare: an application id brood does not know
     const unknownApplication = new BugoutMetadataStore({
       apiUrl: url,
-      applicationId: "not-ours",
+      applicationId: "00000000-0000-4000-8000-000000000000",
       accessToken: async () => BUGOUT_TOKEN,
     });
 
@@ -333,7 +346,7 @@ describe("BugoutMetadataStore against brood's resources API", () => {
     const entry = freshEntry();
     await store.put(record(entry));
     api.beforeAnswer = ({ method, path }) => {
-      if (method === "DELETE") api.resources.delete(path.split("/")[2] ?? "");
+      if (method === "DELETE") api.remove(path.split("/")[2] ?? "");
     };
 
     // Act

@@ -49,6 +49,7 @@ describe("S3ImageStore on an S3-compatible server", () => {
       size: bytes.byteLength,
       lastModified: expect.any(Date),
       eTag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
+      contentType: "image/png",
     });
     expect(object).toMatchObject({
       key: "dev/read/me",

@@ -16,7 +16,7 @@ describe("createOriginDeps", () => {
   let url: string;
 
   beforeAll(async () => {
-    api = new BugoutApiDouble("token-from-secrets-manager", BUGOUT_APPLICATION_ID);
+    api = new BugoutApiDouble("5f2b8c1d-7e3a-4b9c-8d1e-2a3b4c5d6e7f", BUGOUT_APPLICATION_ID);
     url = await api.start();
   });
 
@@ -42,7 +42,7 @@ describe("createOriginDeps", () => {
     // Prepare
     const secrets: Record<string, string> = {
       [KEYS_SECRET]: formatSigningKeys([makeKey("2026-11")]),
-      [TOKEN_SECRET]: "token-from-secrets-manager\n",
+      [TOKEN_SECRET]: "5f2b8c1d-7e3a-4b9c-8d1e-2a3b4c5d6e7f\n",
     };
     const getSecretString = vi.fn(async (secretId: string) => secrets[secretId]);
 
@@ -54,7 +54,7 @@ describe("createOriginDeps", () => {
     expect(listed).toEqual([]);
     expect(getSecretString).toHaveBeenCalledWith(KEYS_SECRET, "us-east-1");
     expect(getSecretString).toHaveBeenCalledWith(TOKEN_SECRET, "eu-west-1");
-    expect(api.calls.at(-1)?.authorization).toBe("Bearer token-from-secrets-manager");
+    expect(api.calls.at(-1)?.authorization).toBe("Bearer 5f2b8c1d-7e3a-4b9c-8d1e-2a3b4c5d6e7f");
     expect((await deps.keys()).signingKid).toBe("2026-11");
     expect(deps.invalidator).toBe(noInvalidation);
   });
@@ -62,7 +62,7 @@ describe("createOriginDeps", () => {
   it("reads a rotated Bugout token again once the refresh interval has passed", async () => {
     // Prepare
     const clock = new TestClock();
-    let token = "token-from-secrets-manager";
+    let token = "5f2b8c1d-7e3a-4b9c-8d1e-2a3b4c5d6e7f";
     const getSecretString = vi.fn(async (secretId: string) =>
       secretId === KEYS_SECRET ? formatSigningKeys([makeKey("k")]) : token,
     );
@@ -94,10 +94,30 @@ describe("createOriginDeps", () => {
     await expect(creating).rejects.toThrow("The signing key secret has no string value.");
   });
 
+  it("refuses to start on a Bugout token whose user is outside the application's group, in one line", async () => {
+    // Prepare
+    const outsider = "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d";
+    api.addToken(outsider);
+    const getSecretString = vi.fn(async (secretId: string) =>
+      secretId === KEYS_SECRET ? formatSigningKeys([makeKey("k")]) : outsider,
+    );
+
+    // Act
+    const failure = await createOriginDeps(bugoutConfig(), { getSecretString }).then(
+      () => "started",
+      (error: Error) => error.message,
+    );
+
+    // Assess
+    expect(failure).toMatch(
+      /^BUGOUT_ACCESS_TOKEN's user is not in the group of Bugout application [^\n]+ group\.$/,
+    );
+  });
+
   it("invalidates through CloudFront when a distribution is configured", async () => {
     // Prepare
     const getSecretString = vi.fn(async (secretId: string) =>
-      secretId === KEYS_SECRET ? formatSigningKeys([makeKey("k")]) : "token-from-secrets-manager",
+      secretId === KEYS_SECRET ? formatSigningKeys([makeKey("k")]) : "5f2b8c1d-7e3a-4b9c-8d1e-2a3b4c5d6e7f",
     );
 
     // Act

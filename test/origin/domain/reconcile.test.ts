@@ -50,6 +50,11 @@ describe.each(METADATA_ADAPTERS)("reconcile with %s metadata", (adapter) => {
       failedRemovals: [],
       missingObjects: [{ key: objectKey(lost, prefix), record: lost }],
       recentObjects: 0,
+      refused: null,
+      protectedOrphans: [],
+      removedRecords: [],
+      contentTypes: [],
+      expiredUploadsRemoved: 0,
     });
     expect(needsAttention(report)).toBe(true);
     expect(fixed.removedObjects).toEqual([orphanKey]);
@@ -144,13 +149,20 @@ describe("npm run reconcile", () => {
     const key = `dev/journal-cli/entries/entry-cli/images/${ORPHAN_ID}`;
     await s3.plant(key, pngBytes(2, 2, 10), "image/png");
 
-    // Act
+    // Act: with no record at all, --fix alone refuses, as it would for a blind listing
     const dryRun = await reconcileCli("--grace-seconds=0");
-    const fix = await reconcileCli("--fix", "--grace-seconds=0");
+    const refused = await reconcileCli("--fix", "--grace-seconds=0");
+    const fix = await reconcileCli("--fix", "--grace-seconds=0", "--allow-mass-removal");
 
     // Assess
     expect(dryRun.code).toBe(1);
     expect(JSON.parse(dryRun.stdout).orphanObjects).toEqual([key]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({
+      removedObjects: [],
+      refused:
+        "the metadata store listed no record while 1 objects are present: check METADATA_STORE and BUGOUT_ACCESS_TOKEN, or pass --allow-mass-removal.",
+    });
     expect(fix.code).toBe(0);
     expect(JSON.parse(fix.stdout).removedObjects).toEqual([key]);
     expect(await s3.keys("dev/")).toEqual([]);
