@@ -12,8 +12,8 @@ import {
 } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { IMAGES_PREFIX_PATTERN } from "../../edge/constants";
-import { StorageUnavailableError } from "../errors";
+import { IMAGES_PREFIX_PATTERN } from "../../contract/constants";
+import { StorageUnavailableError } from "../domain/errors";
 import type {
   CopyObjectOptions,
   ImageStore,
@@ -21,7 +21,7 @@ import type {
   ReadOptions,
   StoredObject,
   StoredObjectInfo,
-} from "../ports";
+} from "../domain/ports";
 
 /**
  * The key grammar: `/`-separated segments, each starting with a letter or digit and made of letters,

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../../infra/bundle";
+import { ROOT } from "../../../infra/aws/bundle";
 import { FileImageStore } from "../../../origin/adapters/FileImageStore";
 import { FILE_STORE_CRASH_KEYS, fileStoreVersion } from "../../support/fileStoreVersions";
 import { pngBytes } from "../../support/images";

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileImageStore } from "../../../origin/adapters/FileImageStore";
-import type { ImageStore } from "../../../origin/ports";
-import { S3ImageStore } from "../../../origin/S3ImageStore";
+import { S3ImageStore } from "../../../origin/adapters/S3ImageStore";
+import type { ImageStore } from "../../../origin/domain/ports";
 import { noisyPng, pngBytes } from "../../support/images";
 import { startS3Server } from "../../support/s3Server";
 
