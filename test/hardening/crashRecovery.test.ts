@@ -22,9 +22,9 @@ import { sha256 } from "../support/workload";
  * listed, and every listed record reads back through the gateway byte for byte.
  */
 
+/** Uploads under way at once, each from a client of its own. */
 const UPLOADS = 40;
-const WORKERS = 10;
-const ACKNOWLEDGED_BEFORE_KILL = 16;
+const ACKNOWLEDGED_BEFORE_KILL = 12;
 let dataDir: string | undefined;
 const running: GatewayProcess[] = [];
 
@@ -80,8 +80,10 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: WORKERS }, (_, index) => worker(index)));
+    await Promise.all(Array.from({ length: UPLOADS }, (_, index) => worker(index)));
     expect(await first.exited()).toBe("SIGKILL");
+    expect(started).toBe(UPLOADS);
+    expect(inFlightAtKill).toBeGreaterThan(0);
 
     const second = await startGatewayProcess({ DATA_DIR: dataDir });
     running.push(second);

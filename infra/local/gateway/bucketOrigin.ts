@@ -4,6 +4,16 @@ import { HttpError, NotFoundError } from "../../../contract/errors";
 import { errorResponse } from "../../../contract/responses";
 import type { FileImageStore } from "../../../origin/adapters/FileImageStore";
 
+/** Headers CloudFront forwards to S3 on a miss: conditions and ranges, nothing of the viewer's identity. */
+const FORWARDED_REQUEST_HEADERS = [
+  "range",
+  "if-range",
+  "if-none-match",
+  "if-modified-since",
+  "if-match",
+  "if-unmodified-since",
+] as const;
+
 /**
  * The S3 origin of the local distribution: the objects of the file store, served from disk as S3 serves
  * them. `send` answers conditional and range requests (`ETag`/`If-None-Match` 304, `If-Match` 412,
@@ -30,8 +40,11 @@ export class BucketOrigin {
     response.setHeader("etag", object.eTag);
     response.setHeader("last-modified", object.lastModified.toUTCString());
     for (const [name, value] of Object.entries(policyHeaders)) response.setHeader(name, value);
+    // Only what reaches S3 on AWS: a viewer's `Cache-Control: no-cache` (fetch adds it to every
+    // conditional request) must not turn S3's 304 into a 200.
+    const forwarded = { method: request.method, headers: pick(request.headers, FORWARDED_REQUEST_HEADERS) };
     await new Promise<void>((resolve) => {
-      send(request, encodeURI(key), {
+      send(forwarded as IncomingMessage, encodeURI(key), {
         root: this.store.root,
         etag: false,
         lastModified: false,
@@ -52,6 +65,12 @@ export class BucketOrigin {
   }
 
   public close(): void {}
+}
+
+function pick(headers: IncomingHttpHeaders, names: readonly string[]): IncomingHttpHeaders {
+  return Object.fromEntries(
+    names.flatMap((name) => (headers[name] === undefined ? [] : [[name, headers[name]]])),
+  );
 }
 
 function toHttpError(status: number): HttpError {

@@ -353,7 +353,11 @@ describe("a local gateway whose finalize fails", () => {
     const uploads = `${broken.url}/api/journals/alice-travel/entries/lisbon-2026/uploads`;
     const headers = { authorization: user.authorization, "content-type": "application/json" };
     const ticket = (await (
-      await fetch(uploads, { method: "POST", headers, body: JSON.stringify({ size: 100 }) })
+      await fetch(uploads, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ size: pngBytes(4, 4, 1).byteLength }),
+      })
     ).json()) as IssuedTicket;
 
     try {
