@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CreateBucketCommand, type S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
