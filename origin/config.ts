@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
   DEFAULT_MAX_IMAGE_BYTES,
   DEFAULT_REGION,
+  OBJECTS_DIRECTORY_NAME,
   SQLITE_FILE_NAME,
 } from "./domain/constants";
 
@@ -23,6 +24,14 @@ export interface BugoutStoreConfig {
   readonly accessToken: SecretSource;
 }
 
+/**
+ * `IMAGE_STORE`: which adapter keeps the bytes. `s3` (the default, on AWS) is the bucket `BUCKET_NAME`
+ * names; `file` is a directory on the local disk (`npm start`), under `DATA_DIR` unless given.
+ */
+export type ImageStoreConfig =
+  | { readonly type: "s3" }
+  | { readonly type: "file"; readonly directory: string };
+
 /** `METADATA_STORE`: which adapter keeps the records. */
 export type MetadataStoreConfig = { readonly type: "sqlite"; readonly file: string } | BugoutStoreConfig;
 
@@ -38,6 +47,7 @@ export interface OriginConfig {
   readonly maxDirectUploadBytes: number;
   /** Largest image the gateway stores by any route. */
   readonly maxImageBytes: number;
+  readonly images: ImageStoreConfig;
   readonly metadata: MetadataStoreConfig;
   /** CloudFront distribution to invalidate on delete; unset locally. */
   readonly distributionId: string | undefined;
@@ -49,8 +59,9 @@ export interface OriginConfig {
 }
 
 /** Optional fields fall back to the contract's defaults; a SQLite file defaults to one under `dataDir`. */
-export type OriginConfigInput = Partial<Omit<OriginConfig, "metadata">> &
+export type OriginConfigInput = Partial<Omit<OriginConfig, "metadata" | "images">> &
   Pick<OriginConfig, "bucketName" | "signingKeys"> & {
+    readonly images?: { readonly type: "s3" } | { readonly type: "file"; readonly directory?: string };
     readonly metadata?: { readonly type: "sqlite"; readonly file?: string } | BugoutStoreConfig;
   };
 
@@ -66,11 +77,16 @@ const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
   const dataDir = input.dataDir ?? DEFAULT_DATA_DIR;
   const metadata = input.metadata ?? { type: "sqlite" };
+  const images = input.images ?? { type: "s3" };
   const config: OriginConfig = {
     dataDir,
     imagesPrefix: input.imagesPrefix ?? DEFAULT_IMAGES_PREFIX,
     maxDirectUploadBytes: input.maxDirectUploadBytes ?? DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
     maxImageBytes: input.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    images:
+      images.type === "file"
+        ? { type: "file", directory: images.directory ?? join(dataDir, OBJECTS_DIRECTORY_NAME) }
+        : images,
     metadata:
       metadata.type === "sqlite"
         ? { type: "sqlite", file: metadata.file ?? join(dataDir, SQLITE_FILE_NAME) }
@@ -119,6 +135,7 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
     imagesPrefix: env.IMAGES_PREFIX || undefined,
     maxDirectUploadBytes: optionalNumber(env.MAX_DIRECT_UPLOAD_BYTES),
     maxImageBytes: optionalNumber(env.MAX_IMAGE_BYTES),
+    images: imagesFromEnv(env),
     metadata: metadataFromEnv(env, region),
     distributionId: env.DISTRIBUTION_ID || undefined,
     bucketName,
@@ -129,6 +146,12 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
       variable: "SIGNING_KEYS",
     },
   });
+}
+
+function imagesFromEnv(env: NodeJS.ProcessEnv): OriginConfigInput["images"] {
+  const type = env.IMAGE_STORE || "s3";
+  if (type !== "s3" && type !== "file") throw new Error(`IMAGE_STORE must be "s3" or "file", not "${type}".`);
+  return { type };
 }
 
 function metadataFromEnv(env: NodeJS.ProcessEnv, region: string): OriginConfigInput["metadata"] {

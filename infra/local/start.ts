@@ -27,7 +27,7 @@ const lines = [
   `  API            ${gateway.url}/api/health`,
   `  images         ${gateway.url}/journals/{journal}/entries/{entry}/images/{image}`,
   `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
-  `  storage        ${gateway.s3.endpoint}  (bucket ${gateway.s3.bucket}, S3-compatible)`,
+  `  storage        ${gateway.storage.directory}/  (bucket ${gateway.storage.bucket}, files on disk)`,
   `  upload forms   ${gateway.uploadFormUrl}  (presigned POSTs, finalized on the store's events)`,
   `  data           ${gateway.dataDir}/`,
 ];

@@ -7,9 +7,10 @@ import { keyLoaderFor, type SigningKeyLoader } from "../../contract/keyLoaders";
 import { consoleLog, type Log } from "../../contract/log";
 import { refreshing } from "../../contract/refreshing";
 import type { OriginConfig } from "../config";
-import type { Invalidator, OriginServices, UploadSigner } from "../domain/ports";
+import type { ImageStore, Invalidator, OriginServices, UploadSigner } from "../domain/ports";
 import { CloudFrontInvalidator, noInvalidation } from "./CloudFrontInvalidator";
 import { createMetadataStore, type MetadataStoreOverrides } from "./createMetadataStore";
+import { FileImageStore } from "./FileImageStore";
 import { S3ImageStore } from "./S3ImageStore";
 import { S3UploadSigner } from "./S3UploadSigner";
 
@@ -26,6 +27,8 @@ export type OriginStores = Pick<OriginDeps, "images" | "metadata">;
 /** What a caller may replace: tests and the local gateway pass their own; AWS uses the defaults. */
 export interface OriginOverrides extends MetadataStoreOverrides {
   readonly keyLoader?: SigningKeyLoader;
+  /** The image store, already open: the local gateway shares its file store with its upload door. */
+  readonly images?: ImageStore;
   readonly s3Client?: S3Client;
   readonly uploadSigner?: UploadSigner;
   readonly invalidator?: Invalidator;
@@ -64,12 +67,21 @@ export async function createOriginDeps(
 /** The image and metadata stores the configuration names. */
 export async function createOriginStores(
   config: OriginConfig,
-  overrides: Pick<OriginOverrides, "s3Client" | "fetch" | "getSecretString" | "now" | "bugoutSettleMs"> = {},
+  overrides: Pick<
+    OriginOverrides,
+    "images" | "s3Client" | "fetch" | "getSecretString" | "now" | "bugoutSettleMs"
+  > = {},
 ): Promise<OriginStores> {
   return {
-    images: new S3ImageStore(overrides.s3Client ?? s3ClientFor(config), config.bucketName),
+    images: overrides.images ?? (await imageStoreFor(config, overrides.s3Client)),
     metadata: await createMetadataStore(config.metadata, overrides),
   };
+}
+
+/** The image store `IMAGE_STORE` names: the bucket, or a directory on this machine's disk. */
+async function imageStoreFor(config: OriginConfig, s3Client: S3Client | undefined): Promise<ImageStore> {
+  if (config.images.type === "file") return FileImageStore.open(config.images.directory);
+  return new S3ImageStore(s3Client ?? s3ClientFor(config), config.bucketName);
 }
 
 /**

@@ -22,6 +22,9 @@ export const TYPE_SAMPLE_BYTES = 4100;
 /** Largest JSON body `POST …/uploads` reads: a name and a size need far less. */
 export const MAX_UPLOAD_REQUEST_BYTES = 4 * 1024;
 
+/** Where `IMAGE_STORE=file` keeps the objects under `DATA_DIR`: one file per key, under its key. */
+export const OBJECTS_DIRECTORY_NAME = "objects";
+
 /** The SQLite metadata file under `DATA_DIR`. */
 export const SQLITE_FILE_NAME = "metadata.sqlite";
 

@@ -27,6 +27,7 @@ export interface UploadTicket {
   readonly upload: PresignedPost;
   /** ISO 8601: when the form stops being accepted. */
   readonly expires_at: string;
+  /** The largest file the form takes: the size declared, never more. */
   readonly max_bytes: number;
 }
 
@@ -79,8 +80,8 @@ export async function readUploadRequest(request: Request, maxImageBytes: number)
 }
 
 /**
- * Issues a presigned upload: a form that may create exactly this upload's staging key, of 1 to
- * `maxImageBytes` bytes, for `UPLOAD_TICKET_TTL_SECONDS`; the ticket is recorded `pending` before the
+ * Issues a presigned upload: a form that may create exactly this upload's staging key, of 1 byte to the
+ * size the client declared (S3 refuses a larger file at the form), for `UPLOAD_TICKET_TTL_SECONDS`; the ticket is recorded `pending` before the
  * form is handed out, so every staged object the finalize step sees has its ticket.
  *
  * @throws {StorageUnavailableError} when the form cannot be signed
@@ -95,7 +96,7 @@ export async function issueUploadTicket(
   const now = deps.now();
   const expiresAt = new Date(now + UPLOAD_TICKET_TTL_SECONDS * 1000).toISOString();
   const upload = await deps.uploadSigner.presignPost(stagingKeyOf({ ...entry, uploadId: id }), {
-    maxBytes: deps.maxImageBytes,
+    maxBytes: request.size,
     expiresInSeconds: UPLOAD_TICKET_TTL_SECONDS,
   });
   await deps.metadata.putUpload({
@@ -110,7 +111,7 @@ export async function issueUploadTicket(
     image_id: null,
     error: null,
   });
-  return { id, upload, expires_at: expiresAt, max_bytes: deps.maxImageBytes };
+  return { id, upload, expires_at: expiresAt, max_bytes: request.size };
 }
 
 /**

@@ -1,15 +1,17 @@
 /**
  * Local gateway benchmark: token reads of a 100 KB image through the whole gateway (edge decision, then
- * the S3-compatible store) at concurrency 16, beside direct GETs of the same object from the same
- * store in the same run; then the time from `npm start` to its first healthy answer.
+ * the bucket on disk) at concurrency 16, beside a bare node:http server answering the same bytes from
+ * memory in the same run; then the time from `npm start` to its first healthy answer.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type autocannon from "autocannon";
 import { ROOT } from "../../infra/aws/bundle";
+import { close, listen } from "../../infra/local/gateway/listen";
 import { noisyPng } from "../support/images";
 import { uploadForm } from "../support/origin";
 import { startDemoGateway } from "./demoGateway";
@@ -33,7 +35,8 @@ export async function benchLocal(): Promise<void> {
     };
     const key = `dev${record.url.slice("/journals".length)}`;
 
-    const direct = await load(`${gateway.s3.endpoint}/${gateway.s3.bucket}/${key}`);
+    const bare = await serveFromMemory((await gateway.storage.images.get(key))?.bytes ?? new Uint8Array());
+    const direct = await load(bare.url).finally(() => bare.stop());
     const viaGateway = await load(`${gateway.url}${record.url}?token=${token}`);
     const startMs = await timeStarts();
 
@@ -46,7 +49,7 @@ export async function benchLocal(): Promise<void> {
     ];
     report([
       row("through the gateway (token)", viaGateway),
-      row("direct from the store", direct),
+      row("bare node:http, same bytes, memory", direct),
       [
         "gateway / direct",
         `${fixed(viaGateway.requests.average / direct.requests.average, 2)}×`,
@@ -61,6 +64,16 @@ export async function benchLocal(): Promise<void> {
   } finally {
     await stop();
   }
+}
+
+/** A bare node:http server answering every request with `bytes`: the machine's own ceiling. */
+async function serveFromMemory(bytes: Uint8Array): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { "content-type": "image/png", "content-length": bytes.byteLength });
+    response.end(bytes);
+  });
+  const port = await listen(server, 0);
+  return { url: `http://127.0.0.1:${port}/`, stop: () => close(server) };
 }
 
 /**

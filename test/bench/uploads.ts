@@ -1,54 +1,68 @@
 /**
- * Presigned upload benchmark. (1) A 10 MB PNG end to end through the local gateway: the ticket, the form
- * POST to the gateway's storage door, then polling until the finalize step reports it ready; side by
- * side in one run, interleaved, with a bare `PutObject` of the same bytes to the same S3-compatible
- * server, and, for reference, a bare form POST of them straight to it. (2) The finalize step's peak RSS growth on a staged 10 MB and 40 MB object, each in a fresh
+ * Upload benchmarks, each side by side in one run with a baseline, the client in a process of its own
+ * (`uploadClient.ts`) and the gateway too (`npm start`'s own entry point, in a child process):
+ * (1) a ~900 KB direct upload through the gateway against a node:http server that only drains the body;
+ * (2) a 10 MB presigned upload end to end (ticket, form POST to the gateway's storage door, polling until
+ * the finalize step reports it ready) against a bare write of the same form through a node:http server
+ * to disk; (3) the finalize step's peak RSS growth on a staged 10 MB and 40 MB object, each in a fresh
  * child process that does nothing else (`finalizeMemory.ts`), against an S3-compatible server in a
- * process of its own, so that neither the bytes staged nor the server's buffers are counted.
- * `npx tsx test/bench/uploads.ts`, or part of `npm run bench`.
+ * process of its own. `npx tsx test/bench/uploads.ts`, or part of `npm run bench`.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ROOT } from "../../infra/aws/bundle";
-import { type Bytes, noisyPng, pngBytes } from "../support/images";
-import { type IssuedTicket, postForm } from "../support/origin";
-import { startDemoGateway } from "./demoGateway";
+import { close, listen } from "../../infra/local/gateway/listen";
+import { demoUsers, startGatewayProcess } from "../support/gatewayProcess";
+import { noisyPng, pngBytes } from "../support/images";
 import { startS3ServerProcess } from "./origin";
-import { fixed, median, report, timed } from "./stats";
+import { fixed, median, report } from "./stats";
+import type { UploadPlan } from "./uploadClient";
 
-const RUNS = Number(process.env.BENCH_UPLOAD_RUNS ?? 5);
+const DIRECT_RUNS = Number(process.env.BENCH_DIRECT_UPLOAD_RUNS ?? 30);
+const PRESIGNED_RUNS = Number(process.env.BENCH_UPLOAD_RUNS ?? 7);
+const DIRECT_BYTES = 900 * 1024;
 const END_TO_END_BYTES = 10 * 1024 * 1024;
 const MEMORY_SIZES = (process.env.BENCH_FINALIZE_MB ?? "10,40")
   .split(",")
   .map((mb) => Number(mb) * 1024 * 1024);
-const POLL_MS = 10;
 const MB = 1024 * 1024;
 
 export async function benchUploads(): Promise<void> {
-  const endToEnd = await benchEndToEnd();
+  const { direct, presigned } = await benchThroughGateway();
   const memory = await benchFinalizeMemory();
 
-  const phases = ["ticket", "form POST through the gateway", "then until ready"] as const;
-  const total = endToEnd.runs.map((run) => run.reduce((sum, ms) => sum + ms, 0));
-  console.log(`\nuploads: presigned upload of a ${endToEnd.bytes}-byte PNG, ${RUNS} runs each, interleaved`);
+  const ratio = (a: readonly number[], b: readonly number[]) => `${fixed(median(a) / median(b), 2)}×`;
+  console.log(
+    `\nuploads: ${DIRECT_BYTES / 1024} KB direct upload, ${DIRECT_RUNS} runs each, interleaved, the client in its own process`,
+  );
   report([
-    ["(a) ticket + form POST + until ready", `median ${fixed(median(total), 0)} ms`, "(local gateway)"],
-    ...phases.map((phase, index): [string, string] => [
-      `    of which ${phase}`,
-      `median ${fixed(median(endToEnd.runs.map((run) => run[index] ?? 0)), 0)} ms`,
-    ]),
-    ["(b) bare PutObject, same bytes", `median ${fixed(median(endToEnd.bareMs), 0)} ms`, "(baseline)"],
+    ["(a) POST …/images through npm start", `median ${fixed(median(direct.gateway), 1)} ms`],
+    ["(b) a node:http server that only drains", `median ${fixed(median(direct.drain), 1)} ms`, "(baseline)"],
+    ["(a)/(b) median ratio", ratio(direct.gateway, direct.drain), "(target ≤ 2.5×)"],
+  ]);
+  console.log(
+    `\nuploads: ${END_TO_END_BYTES / MB} MB presigned upload end to end, ${PRESIGNED_RUNS} runs each, interleaved`,
+  );
+  report([
     [
-      "(c) bare form POST, same bytes",
-      `median ${fixed(median(endToEnd.bareFormMs), 0)} ms`,
-      "(reference: what the server's form parsing alone costs)",
+      "(a) ticket + form POST + until ready",
+      `median ${fixed(median(presigned.gateway), 0)} ms`,
+      "(npm start)",
     ],
-    ["(a)/(b) median ratio", `${fixed(median(total) / median(endToEnd.bareMs), 2)}×`, "(target ≤ 2×)"],
+    [
+      "(b) bare node:http write to disk",
+      `median ${fixed(median(presigned.disk), 0)} ms`,
+      "(baseline, same form bytes)",
+    ],
+    ["(a)/(b) median ratio", ratio(presigned.gateway, presigned.disk), "(target ≤ 2×)"],
     ...memory.map(({ bytes, growth, streamGrowth, ms }): [string, string, string] => [
       `finalize peak RSS growth, ${bytes / MB} MB`,
       `${fixed(growth / MB, 1)} MB in ${fixed(ms, 0)} ms`,
@@ -60,77 +74,85 @@ export async function benchUploads(): Promise<void> {
   );
 }
 
-/**
- * End to end through the local gateway, phase by phase (ticket, form POST, then polling every 10 ms until
- * ready), and bare PutObjects to its S3-compatible server.
- */
-async function benchEndToEnd(): Promise<{
-  bytes: number;
-  runs: number[][];
-  bareMs: number[];
-  bareFormMs: number[];
+/** Both upload routes through `npm start`, each beside its baseline server, from one client process. */
+async function benchThroughGateway(): Promise<{
+  direct: { gateway: number[]; drain: number[] };
+  presigned: { gateway: number[]; disk: number[] };
 }> {
-  const { gateway, entryUrl: entry, headers, stop } = await startDemoGateway("uploads");
+  const dataDir = await mkdtemp(join(tmpdir(), "bench-uploads-"));
+  const gateway = await startGatewayProcess({ DATA_DIR: dataDir });
+  const [alice] = await demoUsers(dataDir);
+  const entryUrl = `${gateway.url}/api/journals/alice-travel/entries/lisbon-2026`;
+  const headers = { authorization: alice?.authorization ?? "" };
+  const drain = await baseline((request, response) => {
+    request.resume();
+    request.once("end", () => {
+      response.writeHead(201, { "content-type": "application/json" });
+      response.end("{}");
+    });
+  });
+  const disk = await baseline(async (request, response) => {
+    await pipeline(request, createWriteStream(join(dataDir, `bare-${randomUUID()}`)));
+    response.writeHead(204);
+    response.end();
+  });
   try {
-    const presigned = async (bytes: Bytes): Promise<number[]> => {
-      let mark = performance.now();
-      const lap = () => {
-        const now = performance.now();
-        const ms = now - mark;
-        mark = now;
-        return ms;
-      };
-      const response = await fetch(`${entry}/uploads`, {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json" },
-        body: JSON.stringify({ name: "bench", size: bytes.byteLength }),
-      });
-      const ticket = (await response.json()) as IssuedTicket;
-      const ticketMs = lap();
-      const posted = await postForm(ticket.upload, bytes);
-      if (posted.status !== 204) throw new Error(`the form POST answered ${posted.status}`);
-      const postMs = lap();
-      for (;;) {
-        const status = (await (await fetch(`${entry}/uploads/${ticket.id}`, { headers })).json()) as {
-          status: string;
-        };
-        if (status.status === "ready") break;
-        if (status.status !== "pending") throw new Error(`upload ${status.status}`);
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      }
-      return [ticketMs, postMs, lap()];
+    const direct = await runClient({
+      bytes: DIRECT_BYTES,
+      runs: DIRECT_RUNS,
+      warmUp: 3,
+      cases: [
+        { kind: "form", name: "gateway", url: `${entryUrl}/images`, headers },
+        { kind: "form", name: "drain", url: drain.url },
+      ],
+    });
+    const presigned = await runClient({
+      bytes: END_TO_END_BYTES,
+      runs: PRESIGNED_RUNS,
+      warmUp: 1,
+      cases: [
+        { kind: "presigned", name: "gateway", entryUrl, headers },
+        { kind: "form", name: "disk", url: disk.url },
+      ],
+    });
+    return {
+      direct: { gateway: direct.gateway ?? [], drain: direct.drain ?? [] },
+      presigned: { gateway: presigned.gateway ?? [], disk: presigned.disk ?? [] },
     };
-    const bare = (bytes: Bytes) =>
-      putObject(gateway.s3.client, gateway.s3.bucket, `bare/${randomUUID()}`, bytes);
-    // Outside the staging prefix, so no finalize follows; the server checks no policy.
-    const bareForm = async (bytes: Bytes) => {
-      const upload = {
-        url: `${gateway.s3.endpoint}/${gateway.s3.bucket}`,
-        fields: { key: `bare/${randomUUID()}` },
-      };
-      const posted = await postForm(upload, bytes);
-      if (posted.status !== 204) throw new Error(`the bare form POST answered ${posted.status}`);
-    };
-
-    // Every run carries bytes never seen before, so deduplication never short-circuits it.
-    await presigned(noisyPng(END_TO_END_BYTES));
-    await bare(noisyPng(END_TO_END_BYTES));
-    await bareForm(noisyPng(END_TO_END_BYTES));
-    const runs: number[][] = [];
-    const bareMs: number[] = [];
-    const bareFormMs: number[] = [];
-    let bytes = 0;
-    for (let run = 0; run < RUNS; run += 1) {
-      const image = noisyPng(END_TO_END_BYTES);
-      bytes = image.byteLength;
-      runs.push(await presigned(image));
-      bareMs.push(await timed(() => bare(image)));
-      bareFormMs.push(await timed(() => bareForm(image)));
-    }
-    return { bytes, runs, bareMs, bareFormMs };
   } finally {
-    await stop();
+    gateway.child.kill("SIGTERM");
+    await gateway.exited();
+    await drain.stop();
+    await disk.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** A bare node:http server on loopback with `handle` as its only code. */
+async function baseline(
+  handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    Promise.resolve(handle(request, response)).catch(() => response.destroy());
+  });
+  const port = await listen(server, 0);
+  return { url: `http://127.0.0.1:${port}/`, stop: () => close(server) };
+}
+
+/** Runs `uploadClient.ts` on `plan` in a child process and returns its times. */
+async function runClient(plan: UploadPlan): Promise<Record<string, number[]>> {
+  const script = join(ROOT, "test/bench/uploadClient.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(plan)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`uploadClient.ts exited with ${code}`);
+  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as Record<string, number[]>;
 }
 
 /** The finalize step alone, per size, in a fresh child process each. */

@@ -3,12 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EntryRef } from "../../contract/types";
-import { LOCAL_BUCKET } from "../../infra/local/gateway/LocalGateway";
 import type { DemoUser } from "../../infra/local/gateway/localState";
-import { localS3Directory, startLocalS3 } from "../../infra/local/storage/s3Server";
-import { S3ImageStore } from "../../origin/adapters/S3ImageStore";
+import { FileImageStore } from "../../origin/adapters/FileImageStore";
 import { SqliteMetadataStore } from "../../origin/adapters/SqliteMetadataStore";
-import { SQLITE_FILE_NAME } from "../../origin/domain/constants";
+import { OBJECTS_DIRECTORY_NAME, SQLITE_FILE_NAME } from "../../origin/domain/constants";
 import type { ImageRecord } from "../../origin/domain/ports";
 import { type ReconcileReport, reconcile } from "../../origin/domain/reconcile";
 import { demoUsers, type GatewayProcess, runReconcile, startGatewayProcess } from "../support/gatewayProcess";
@@ -17,15 +15,16 @@ import { uploadForm } from "../support/origin";
 import { sha256 } from "../support/workload";
 
 /**
- * The gateway process is killed with SIGKILL in the middle of uploads: no shutdown, no cleanup, requests
- * cut wherever they were. After a restart on the same `DATA_DIR`, `npm run reconcile -- --fix
+ * The gateway process is killed with SIGKILL in the middle of 40 uploads: no shutdown, no cleanup,
+ * requests cut wherever they were, writes to the file store among them. After a restart on the same `DATA_DIR`, `npm run reconcile -- --fix
  * --grace-seconds=0` (no grace period: every object is old enough to judge, since nothing uploads while
  * it runs) leaves no orphan and no record without bytes, every upload acknowledged before the kill is
  * listed, and every listed record reads back through the gateway byte for byte.
  */
 
-const WORKERS = 16;
-const ACKNOWLEDGED_BEFORE_KILL = 24;
+/** Uploads under way at once, each from a client of its own. */
+const UPLOADS = 40;
+const ACKNOWLEDGED_BEFORE_KILL = 12;
 let dataDir: string | undefined;
 const running: GatewayProcess[] = [];
 
@@ -53,9 +52,9 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
     let killed = false;
     let inFlightAtKill = 0;
 
-    // Act: uploads from many workers until the process dies under them
+    // Act: 40 uploads from many workers; the process dies under them
     const worker = async (index: number) => {
-      while (!killed) {
+      while (!killed && started < UPLOADS) {
         const bytes = noisyPng(48 * 1024);
         started += 1;
         const entry = entries[started % entries.length] as EntryRef;
@@ -81,8 +80,10 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: WORKERS }, (_, index) => worker(index)));
+    await Promise.all(Array.from({ length: UPLOADS }, (_, index) => worker(index)));
     expect(await first.exited()).toBe("SIGKILL");
+    expect(started).toBe(UPLOADS);
+    expect(inFlightAtKill).toBeGreaterThan(0);
 
     const second = await startGatewayProcess({ DATA_DIR: dataDir });
     running.push(second);
@@ -138,21 +139,19 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
 });
 
 /**
- * A second look, in this process and without fixing anything: the same reconcile over the same store
- * directory and SQLite file, as the command opens them (without paying for another process).
+ * A second look, in this process and without fixing anything: the same reconcile over the same file
+ * store and SQLite file, as the command opens them (without paying for another process).
  */
 async function reconcileInProcess(dataDir: string): Promise<ReconcileReport> {
-  const s3 = await startLocalS3({ directory: localS3Directory(dataDir), bucket: LOCAL_BUCKET });
   const metadata = await SqliteMetadataStore.open(join(dataDir, SQLITE_FILE_NAME));
   try {
-    const images = new S3ImageStore(s3.client, s3.bucket);
+    const images = await FileImageStore.open(join(dataDir, OBJECTS_DIRECTORY_NAME));
     return await reconcile(
       { imagesPrefix: "dev", images, metadata, now: Date.now },
       { fix: false, graceMs: 0 },
     );
   } finally {
     await metadata.close();
-    await s3.close();
   }
 }
 

@@ -1,18 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LOCAL_BUCKET } from "../../infra/local/gateway/LocalGateway";
-import { discardInterruptedWrites } from "../../infra/local/storage/s3Recovery";
-import { localS3Directory, startLocalS3 } from "../../infra/local/storage/s3Server";
 import { BugoutMetadataStore } from "../../origin/adapters/BugoutMetadataStore";
 import { MetadataUnavailableError } from "../../origin/domain/errors";
 import type { ImageRecord, MetadataStore } from "../../origin/domain/ports";
 import { reconcile } from "../../origin/domain/reconcile";
 import { BugoutApiDouble } from "../support/bugoutApi";
 import { FaultSwitch } from "../support/faults";
-import { runReconcile } from "../support/gatewayProcess";
 import { pngBytes } from "../support/images";
 import {
   BUGOUT_APPLICATION_ID,
@@ -238,50 +230,5 @@ describe("defect: on Bugout, an upload of bytes the entry held answered 502 when
 
     // Assess
     expect(outcome).toEqual({ record: first, created: false });
-  });
-});
-
-describe("defect: reconcile of the local gateway's data failed after a crash left a half-written object", () => {
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), "regression-reconcile-"));
-  });
-
-  afterAll(() => rm(dataDir, { recursive: true, force: true }));
-
-  it("discards the broken metadata and removes the object as the orphan it is", async () => {
-    // Prepare: an object whose metadata file a SIGKILL left empty, as s3rver writes it last
-    const key = "dev/journal-x/entries/entry-x/images/0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b";
-    const s3 = await startLocalS3({ directory: localS3Directory(dataDir), bucket: LOCAL_BUCKET });
-    await s3.client.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: key, Body: pngBytes(2, 2, 5) }));
-    await s3.close();
-    const metadataFile = join(localS3Directory(dataDir), LOCAL_BUCKET, `${key}._S3rver_metadata.json`);
-    await writeFile(metadataFile, "");
-
-    // Act
-    const fix = await runReconcile(dataDir, ["--fix", "--grace-seconds=0", "--allow-mass-removal"]);
-
-    // Assess
-    expect(fix.code).toBe(0);
-    expect(fix.report.removedObjects).toEqual([key]);
-  }, 30_000);
-
-  it("leaves alone a metadata file that a running gateway finishes writing meanwhile", async () => {
-    // Prepare: a metadata file caught empty, in the middle of its write
-    const directory = join(dataDir, "live");
-    const file = join(directory, "bucket", "dev", "k._S3rver_metadata.json");
-    await mkdir(join(directory, "bucket", "dev"), { recursive: true });
-    await writeFile(file, "");
-
-    // Act: the write completes while the recovery looks again
-    const recovery = discardInterruptedWrites(directory);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await writeFile(file, JSON.stringify({ "content-type": "image/png" }));
-    const removed = await recovery;
-
-    // Assess
-    expect(removed).toEqual([]);
-    expect(JSON.parse(await readFile(file, "utf8"))).toEqual({ "content-type": "image/png" });
   });
 });

@@ -14,6 +14,7 @@ describe("originConfigFromEnv", () => {
       imagesPrefix: "dev",
       maxDirectUploadBytes: 1048576,
       maxImageBytes: 20971520,
+      images: { type: "s3" },
       metadata: { type: "sqlite", file: ".data/metadata.sqlite" },
       distributionId: undefined,
       bucketName: "image-gateway-images",

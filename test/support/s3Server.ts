@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3 } from "../../infra/local/storage/s3Server";
+import { LOCAL_S3_CREDENTIALS, localS3Client, startLocalS3 } from "./s3rver";
 
 /** An object as the test server holds it. */
 export interface ServerObject {

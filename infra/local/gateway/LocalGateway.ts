@@ -14,9 +14,8 @@ import { type EdgeConfig, edgeConfigFromEnv } from "../../../edge/config";
 import { createEdgeDeps } from "../../../edge/dependencies";
 import { createViewerRequestHandler, isGeneratedResponse } from "../../../edge/handler";
 import { JournalsApiServer } from "../demo/JournalsApiServer";
-import { LOCAL_S3_CREDENTIALS, type LocalS3, localS3Directory, startLocalS3 } from "../storage/s3Server";
-import { LocalUploadEndpoint } from "../storage/uploadEndpoint";
-import { BucketOrigin, writeError } from "./bucketOrigin";
+import { type LocalStorage, openLocalStorage } from "../storage/LocalStorage";
+import { writeError } from "./bucketOrigin";
 import { toViewerRequestEvent, writeGeneratedResponse } from "./cloudfrontEvent";
 import { close, listen } from "./listen";
 import { type DemoUser, demoAccess, loadOrCreateDemoUsers, loadOrCreateSigningKeys } from "./localState";
@@ -38,11 +37,10 @@ export interface LocalOrigin {
 export type OriginFactory = (options: {
   readonly env: NodeJS.ProcessEnv;
   readonly dataDir: string;
-  readonly s3: LocalS3;
+  /** The bucket on this machine's disk, its form signer included. */
+  readonly storage: LocalStorage;
   readonly keys: readonly SigningKey[];
   readonly log: Log;
-  /** Where presigned forms go: a path on the gateway itself. */
-  readonly uploadFormPath: string;
 }) => Promise<LocalOrigin>;
 
 export interface LocalGatewayOptions {
@@ -58,8 +56,9 @@ export interface LocalGatewayOptions {
 export interface LocalGateway {
   readonly url: string;
   readonly dataDir: string;
-  readonly s3: LocalS3;
-  /** Where presigned upload forms go: the gateway's own door to its S3-compatible server. */
+  /** The bucket on this machine's disk (`DATA_DIR/objects`). */
+  readonly storage: LocalStorage;
+  /** Where presigned upload forms go: the gateway's own door to its bucket. */
   readonly uploadFormUrl: string;
   readonly journalsApiUrl: string;
   /** The built-in journals API's users, when no `JOURNALS_API_URL` was given. */
@@ -77,7 +76,7 @@ const LAMBDA_CONTEXT = {} as Context;
 /**
  * Starts the whole gateway in this process, playing CloudFront: every request becomes a viewer-request
  * event for the same edge handler AWS runs; what it lets through goes, by the original path as CloudFront
- * matches behaviours, to the origin app (`/api/*`) or to the S3-compatible store (everything else).
+ * matches behaviours, to the origin app (`/api/*`) or to the bucket on disk (everything else).
  */
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
   const { env } = options;
@@ -86,8 +85,6 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   const parts: { close(): Promise<void> }[] = [];
   try {
     const keys = await loadOrCreateSigningKeys(dataDir, env);
-    const s3 = await startLocalS3({ directory: localS3Directory(dataDir), bucket: LOCAL_BUCKET });
-    parts.push(s3);
 
     let demoUsers: DemoUser[] | undefined;
     let journalsApiUrl = env.JOURNALS_API_URL;
@@ -101,19 +98,18 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     const edgeConfig = edgeConfigFromEnv({ ...env, JOURNALS_API_URL: journalsApiUrl });
     const edgeDeps = await createEdgeDeps(edgeConfig, { keyLoader: staticKeyLoader(keys), log });
     const edge = createViewerRequestHandler(async () => edgeDeps);
-    const uploads = new LocalUploadEndpoint({
-      endpoint: s3.endpoint,
-      bucket: s3.bucket,
-      credentials: LOCAL_S3_CREDENTIALS,
+    const storage = await openLocalStorage({
+      dataDir,
+      bucket: LOCAL_BUCKET,
       corsAllowedOrigins: edgeConfig.corsAllowedOrigins,
+      log,
     });
-    parts.push({ close: async () => uploads.close() });
-    const origin = await options.createOrigin({ env, dataDir, s3, keys, log, uploadFormPath: uploads.path });
+    parts.push(storage);
+    const uploads = storage.door;
+    const origin = await options.createOrigin({ env, dataDir, storage, keys, log });
     parts.push(origin);
-    parts.push(relayStagedUploads(s3, origin, log));
-
-    const bucket = new BucketOrigin(s3.endpoint, s3.bucket);
-    parts.push({ close: async () => bucket.close() });
+    parts.push(relayStagedUploads(storage, origin, log));
+    const bucket = storage.objects;
     const demoPage = demoUsers ? await readFile(DEMO_PAGE) : undefined;
     const server: Server = createServer((request, response) => {
       handle(request, response).catch((error: unknown) => {
@@ -161,7 +157,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     return {
       url,
       dataDir,
-      s3,
+      storage,
       uploadFormUrl: `${url}${uploads.path}`,
       journalsApiUrl,
       demoUsers,
@@ -176,13 +172,17 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
 
 /**
  * Hands the bucket's notifications of objects created under the staging prefix to the origin's finalize,
- * as the bucket's notification configuration does on AWS, without holding up the S3-compatible server.
+ * as the bucket's notification configuration does on AWS, without holding up the upload door.
  * A failure is logged, never thrown; closing waits for the finalizations under way.
  */
-function relayStagedUploads(s3: LocalS3, origin: LocalOrigin, log: Log): { close(): Promise<void> } {
+function relayStagedUploads(
+  storage: LocalStorage,
+  origin: LocalOrigin,
+  log: Log,
+): { close(): Promise<void> } {
   const running = new Set<Promise<void>>();
   let relaying = true;
-  s3.onEvent((event) => {
+  storage.onObjectCreated((event) => {
     const records = event.Records.filter(
       (record) =>
         record.eventName.startsWith("ObjectCreated:") && record.s3.object.key.startsWith(STAGING_PREFIX),

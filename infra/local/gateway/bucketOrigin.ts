@@ -1,40 +1,30 @@
-import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { pipeline } from "node:stream/promises";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import send from "send";
 import { HttpError, NotFoundError } from "../../../contract/errors";
 import { errorResponse } from "../../../contract/responses";
+import type { FileImageStore } from "../../../origin/adapters/FileImageStore";
 
 /** Headers CloudFront forwards to S3 on a miss: conditions and ranges, nothing of the viewer's identity. */
 const FORWARDED_REQUEST_HEADERS = [
   "range",
+  "if-range",
   "if-none-match",
   "if-modified-since",
   "if-match",
   "if-unmodified-since",
-];
-/** Headers of S3's answer that reach the viewer. */
-const FORWARDED_RESPONSE_HEADERS = [
-  "content-type",
-  "content-length",
-  "content-range",
-  "etag",
-  "last-modified",
-  "accept-ranges",
-];
+] as const;
 
-/** The S3 origin of the local distribution: one bucket on an S3-compatible server. */
+/**
+ * The S3 origin of the local distribution: the objects of the file store, served from disk as S3 serves
+ * them. `send` answers conditional and range requests (`ETag`/`If-None-Match` 304, `If-Match` 412,
+ * `Range` 206/416, `Last-Modified`/`If-Modified-Since`), with the ETag and type the store keeps.
+ */
 export class BucketOrigin {
-  // CloudFront keeps its origin connections open; so does the local gateway.
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly base: URL;
-
-  public constructor(endpoint: string, bucket: string) {
-    this.base = new URL(`${endpoint.replace(/\/+$/, "")}/${bucket}/`);
-  }
+  public constructor(private readonly store: FileImageStore) {}
 
   /**
-   * Serves one object as CloudFront's S3 origin would: `GET` and `HEAD`, `ETag`/`If-None-Match` (304),
-   * `Range` (206, 416), with the response-headers policy's headers laid over S3's. A missing object is
-   * the contract's `404 not_found` JSON rather than S3's XML.
+   * Serves one object to `GET` or `HEAD`, with the response-headers policy's headers laid over the
+   * store's. A missing object is the contract's `404 not_found` JSON rather than S3's XML.
    */
   public async serve(
     key: string,
@@ -42,41 +32,50 @@ export class BucketOrigin {
     response: ServerResponse,
     policyHeaders: Readonly<Record<string, string>>,
   ): Promise<void> {
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = request.headers[name];
-      if (typeof value === "string") headers[name] = value;
-    }
-    const method = request.method === "HEAD" ? "HEAD" : "GET";
-    const answer = await new Promise<IncomingMessage>((resolve, reject) => {
-      httpRequest(new URL(key, this.base), { method, headers, agent: this.agent }, resolve)
-        .on("error", reject)
-        .end();
-    }).catch(() => undefined);
-    if (!answer) return writeError(response, storageUnavailable(), policyHeaders);
-
-    const status = answer.statusCode ?? 502;
-    if (status !== 200 && status !== 206 && status !== 304) {
-      answer.resume();
-      return writeError(response, toHttpError(status), policyHeaders);
-    }
-    for (const name of FORWARDED_RESPONSE_HEADERS) {
-      const value = answer.headers[name];
-      if (value !== undefined) response.setHeader(name, value);
-    }
+    const object = await this.store.locate(key).catch(() => null);
+    if (object === null) return writeError(response, storageUnavailable(), policyHeaders);
+    if (!object) return writeError(response, new NotFoundError("No such image."), policyHeaders);
+    // Set before `send` runs: it keeps a type and an ETag already there and compares conditions with them.
+    response.setHeader("content-type", object.contentType);
+    response.setHeader("etag", object.eTag);
+    response.setHeader("last-modified", object.lastModified.toUTCString());
     for (const [name, value] of Object.entries(policyHeaders)) response.setHeader(name, value);
-    response.statusCode = status;
-    await pipeline(answer, response);
+    // Only what reaches S3 on AWS: a viewer's `Cache-Control: no-cache` (fetch adds it to every
+    // conditional request) must not turn S3's 304 into a 200.
+    const forwarded = { method: request.method, headers: pick(request.headers, FORWARDED_REQUEST_HEADERS) };
+    await new Promise<void>((resolve) => {
+      send(forwarded as IncomingMessage, encodeURI(key), {
+        root: this.store.root,
+        etag: false,
+        lastModified: false,
+        cacheControl: false,
+        acceptRanges: true,
+        index: false,
+        dotfiles: "deny",
+      })
+        .on("error", (error: { status?: number }) => {
+          for (const name of response.getHeaderNames()) response.removeHeader(name);
+          writeError(response, toHttpError(error.status ?? 500), policyHeaders);
+          resolve();
+        })
+        .on("end", resolve)
+        .pipe(response)
+        .once("close", resolve);
+    });
   }
 
-  public close(): void {
-    this.agent.destroy();
-  }
+  public close(): void {}
+}
+
+function pick(headers: IncomingHttpHeaders, names: readonly string[]): IncomingHttpHeaders {
+  return Object.fromEntries(
+    names.flatMap((name) => (headers[name] === undefined ? [] : [[name, headers[name]]])),
+  );
 }
 
 function toHttpError(status: number): HttpError {
-  // With Origin Access Control and no list permission, S3 answers 403 for a missing key, like 404.
-  if (status === 404 || status === 403) return new NotFoundError("No such image.");
+  // The file went away between the lookup and the read: as S3 answers a key deleted meanwhile.
+  if (status === 404) return new NotFoundError("No such image.");
   if (status === 416)
     return new HttpError(416, "range_not_satisfiable", "The requested range is not satisfiable.");
   if (status === 412) return new HttpError(412, "precondition_failed", "A precondition failed.");

@@ -1,7 +1,6 @@
 import type { Context } from "aws-lambda";
 import { formatSigningKeys, staticKeyLoader } from "../../../contract/keyLoaders";
 import { createOriginDeps } from "../../../origin/adapters/dependencies";
-import { S3UploadSigner } from "../../../origin/adapters/S3UploadSigner";
 import { originConfigFromEnv } from "../../../origin/config";
 import { createApp } from "../../../origin/http/app";
 import { createOriginHandler } from "../../../origin/http/handler";
@@ -11,21 +10,23 @@ const LAMBDA_CONTEXT = {} as Context;
 
 /**
  * The origin as the local gateway runs it: the same hono app the ALB Lambda serves and the same handler
- * for S3 notifications, on the local S3-compatible server and SQLite under `DATA_DIR`, with the keys the
- * local edge signs with. Presigned forms go to the gateway's own `uploadFormPath`.
+ * for S3 notifications, on the file store and SQLite under `DATA_DIR`, with the keys the local edge
+ * signs with. Presigned forms are signed with the storage's own credentials, for the gateway's door.
  */
-export const createLocalOrigin: OriginFactory = async ({ env, dataDir, s3, keys, log, uploadFormPath }) => {
+export const createLocalOrigin: OriginFactory = async ({ env, dataDir, storage, keys, log }) => {
   const config = originConfigFromEnv({
     ...env,
     DATA_DIR: dataDir,
-    BUCKET_NAME: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
+    IMAGE_STORE: "file",
+    BUCKET_NAME: storage.bucket,
+    S3_ENDPOINT: undefined,
     SIGNING_KEYS: formatSigningKeys(keys),
   });
   const deps = await createOriginDeps(config, {
     keyLoader: staticKeyLoader(keys),
-    s3Client: s3.client,
-    uploadSigner: new S3UploadSigner(s3.client, s3.bucket, uploadFormPath),
+    // The very store the door writes to: one process, one lock per key.
+    images: storage.images,
+    uploadSigner: storage.uploadSigner,
     log,
   });
   const app = createApp(deps);

@@ -84,7 +84,15 @@ export function demoAccess(users: readonly DemoUser[]): Record<string, string[]>
   );
 }
 
-async function loadOrCreate<T>(path: string, parse: (text: string) => T, create: () => string): Promise<T> {
+/**
+ * The file at `path` parsed, or, when there is none yet, the text `create` makes, written readable by the
+ * owner only and parsed.
+ */
+export async function loadOrCreate<T>(
+  path: string,
+  parse: (text: string) => T,
+  create: () => string,
+): Promise<T> {
   try {
     return parse(await readFile(path, "utf8"));
   } catch (error) {

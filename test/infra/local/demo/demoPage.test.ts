@@ -149,7 +149,7 @@ describe.runIf(hasChromium)("the demo page, in Chromium", () => {
     // Assess: a ticket, the form to the gateway's own storage door, never the direct route
     const entryPath = "/api/journals/alice-travel/entries/lisbon-2026";
     expect(posts).toContain(`${entryPath}/uploads`);
-    expect(posts).toContain(`/_local/s3/${gateway.s3.bucket}`);
+    expect(posts).toContain(`/_local/s3/${gateway.storage.bucket}`);
     expect(posts).not.toContain(`${entryPath}/images`);
     const progress = await page.evaluate(
       () => (window as unknown as { progressSeen: number[] }).progressSeen,

@@ -1,25 +1,25 @@
 import { createHash } from "node:crypto";
 import { mkdir, open } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CreateBucketCommand, type S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import type { S3Event } from "aws-lambda";
 import S3rver, { type S3rverObject, type S3rverStore } from "s3rver";
-import { s3ClientFor } from "../../../origin/adapters/dependencies";
-import { close, listen } from "../gateway/listen";
+import { close, listen } from "../../infra/local/gateway/listen";
+import { s3ClientFor } from "../../origin/adapters/dependencies";
+
+/**
+ * s3rver, an S3-compatible server on loopback: what the S3 adapter's tests run against (the local
+ * gateway itself keeps its objects in the file store). Its listing tokens need OpenSSL's legacy
+ * provider, which is why vitest runs with `--openssl-legacy-provider`.
+ */
 
 /** A running S3-compatible server on loopback and a client for it. */
 export interface LocalS3 {
   readonly endpoint: string;
   readonly bucket: string;
   readonly client: S3Client;
-  /**
-   * Calls `listener` with each S3 event notification (object created or removed), shaped as S3 sends
-   * them, synchronously while the server handles the request: a listener must not throw or block.
-   */
-  onEvent(listener: (event: S3Event) => void): void;
   close(): Promise<void>;
 }
 
@@ -64,40 +64,12 @@ export async function startLocalS3(options: {
     endpoint,
     bucket: options.bucket,
     client,
-    onEvent: (listener) => s3rver.on("event", (event) => listener(asS3Notification(event))),
     close: async () => {
       client.destroy();
       await close(server);
     },
   };
 }
-
-/**
- * s3rver's notification as S3 sends it. s3rver passes the key raw and misspells the bucket's ARN; S3
- * URL-encodes the key (a space as `+`), which is what a handler must decode.
- */
-export function asS3Notification(event: S3Event): S3Event {
-  return {
-    Records: event.Records.map((record) => ({
-      ...record,
-      s3: {
-        ...record.s3,
-        bucket: { ...record.s3.bucket, arn: `arn:aws:s3:::${record.s3.bucket.name}` },
-        object: { ...record.s3.object, key: encodeEventKey(record.s3.object.key) },
-      },
-    })),
-  };
-}
-
-function encodeEventKey(key: string): string {
-  return key
-    .split("/")
-    .map((segment) => encodeURIComponent(segment).replaceAll("%20", "+"))
-    .join("/");
-}
-
-/** Where the local gateway keeps its objects under `DATA_DIR`. */
-export const localS3Directory = (dataDir: string): string => join(dataDir, "s3");
 
 /**
  * s3rver's own `putObject` creates the object's directory and then opens the file through a write stream

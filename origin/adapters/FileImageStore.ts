@@ -1,0 +1,567 @@
+import { createHash, randomUUID } from "node:crypto";
+import {
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  unlink,
+} from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { IMAGES_PREFIX_PATTERN } from "../../contract/constants";
+import { StorageUnavailableError } from "../domain/errors";
+import type {
+  CopyObjectOptions,
+  ImageStore,
+  PutObjectOptions,
+  ReadOptions,
+  StoredObject,
+  StoredObjectInfo,
+} from "../domain/ports";
+
+/**
+ * The key grammar: `/`-separated segments, each starting with a letter or digit and made of letters,
+ * digits, `.`, `_` and `-` (the grammar of `IMAGES_PREFIX`, whose ids and names every gateway key is made
+ * of). No segment can be `.`, `..`, empty or hidden, so a key never leaves the store's root and never
+ * names one of the store's own files (its temporary directory and metadata files start with a dot).
+ */
+const KEY_PATTERN = IMAGES_PREFIX_PATTERN;
+/** S3's longest key, in bytes. */
+const MAX_KEY_BYTES = 1024;
+/** The longest file name most filesystems take (NAME_MAX), less room for the metadata file's dots. */
+const MAX_SEGMENT_BYTES = 240;
+/** Where writes are prepared before their rename, inside the root so that the rename stays atomic. */
+const TEMP_DIRECTORY = ".tmp";
+/** What S3 calls an object stored without a type. */
+const DEFAULT_CONTENT_TYPE = "binary/octet-stream";
+
+/** An object key that this store cannot hold: it does not match the key grammar. */
+export class InvalidObjectKeyError extends StorageUnavailableError {
+  public constructor(key: string) {
+    super(`"${key.slice(0, 80)}" is not an object key the image store can hold.`);
+  }
+}
+
+/** What the store keeps beside one version of an object's bytes. */
+interface VersionMetadata {
+  /** The inode of the bytes this entry describes: how a reader tells the current version apart. */
+  readonly ino: number;
+  readonly size: number;
+  readonly contentType: string;
+  /** Quoted hex MD5 of the bytes, as S3 tags an object written in one part. */
+  readonly eTag: string;
+  /** Milliseconds since the epoch; a copy's own time, though it shares its source's bytes. */
+  readonly lastModified: number;
+}
+
+/** An object's file and what is known about it: what a server needs to answer a read from disk. */
+export interface LocatedObject extends StoredObjectInfo {
+  readonly eTag: string;
+  readonly contentType: string;
+  /** The absolute path of its bytes. */
+  readonly path: string;
+}
+
+/** Bytes written to a temporary file, not yet an object: `commit` makes them one, `discard` drops them. */
+export interface PendingObject {
+  readonly size: number;
+  /** Quoted hex MD5, the ETag the object will have. */
+  readonly eTag: string;
+  /** Makes the bytes the object at `key`, atomically: a reader sees the old object or this one. */
+  commit(key: string, contentType: string): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * The gateway's `ImageStore` on the local disk, for `npm start`: each object is a file under `root`
+ * whose path ends with its key (so a person can look), and its type and ETag are kept beside it in
+ * `.{name}.meta.json`.
+ *
+ * Every write goes to a temporary file, is flushed to disk (fsync) and then renamed over the object's
+ * path, so a crash at any moment leaves the old bytes or the new, never half a file. The metadata file
+ * is written the same way just before that rename and describes the last two versions by inode, so
+ * whichever version the rename left in place is described. Writes to one key are serialized within the
+ * process; objects never change in place, which lets a copy share its source's bytes (a hard link).
+ *
+ * Unlike S3, a key cannot be both an object and the directory of another (`a/b` beside `a/b/c`); the
+ * gateway's keys never are.
+ */
+export class FileImageStore implements ImageStore {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    /** The absolute directory every object lives under. */
+    public readonly root: string,
+  ) {}
+
+  /** Opens (and creates) a store at `root`. */
+  public static async open(root: string): Promise<FileImageStore> {
+    const store = new FileImageStore(resolve(root));
+    await mkdir(join(store.root, TEMP_DIRECTORY), { recursive: true });
+    return store;
+  }
+
+  /** Whether `key` is one this store can hold. */
+  public static isValidKey(key: string): boolean {
+    return (
+      Buffer.byteLength(key) <= MAX_KEY_BYTES &&
+      KEY_PATTERN.test(key) &&
+      key.split("/").every((segment) => Buffer.byteLength(segment) <= MAX_SEGMENT_BYTES)
+    );
+  }
+
+  public async put(key: string, bytes: Uint8Array, options: PutObjectOptions): Promise<void> {
+    const path = this.pathOf(key);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (sha256 !== options.sha256) {
+      throw new StorageUnavailableError("The image store refused bytes that do not match their SHA-256.");
+    }
+    const pending = await this.prepare(async (file) => {
+      await file.writeFile(bytes);
+      return createHash("md5").update(bytes).digest("hex");
+    });
+    await this.commitAt(path, pending, options.contentType);
+  }
+
+  /**
+   * Streams `source` to a temporary file, at most `maxBytes` of it: what the upload door writes before it
+   * knows the form is whole. Nothing is an object until `commit`.
+   *
+   * @throws {ObjectTooLargeError} as soon as `source` has given more than `maxBytes` (nothing is kept)
+   */
+  public async prepareFrom(source: Readable, maxBytes: number): Promise<PendingObject> {
+    const pending = await this.prepare(async (file) => {
+      const md5 = createHash("md5");
+      let size = 0;
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        size += chunk.byteLength;
+        // Leaving the loop destroys the source: nothing more of it is read.
+        if (size > maxBytes) throw new ObjectTooLargeError(maxBytes);
+        md5.update(chunk);
+        await writeAll(file, chunk);
+      }
+      return md5.digest("hex");
+    });
+    return {
+      size: pending.size,
+      eTag: pending.eTag,
+      commit: (key, contentType) => this.commitAt(this.pathOf(key), pending, contentType),
+      discard: () => removeFile(pending.temp),
+    };
+  }
+
+  public async head(key: string): Promise<StoredObjectInfo | undefined> {
+    const located = await this.locate(key);
+    return (
+      located && {
+        key,
+        size: located.size,
+        lastModified: located.lastModified,
+        eTag: located.eTag,
+        contentType: located.contentType,
+      }
+    );
+  }
+
+  /**
+   * The object's file and its metadata, for serving it from disk (`send`), or `undefined` when there is
+   * no such object (or the key cannot be one).
+   */
+  public async locate(key: string): Promise<LocatedObject | undefined> {
+    if (!FileImageStore.isValidKey(key)) return undefined;
+    const path = join(this.root, key);
+    return this.reading(async () => {
+      const stats = await lstat(path).catch(absentAsUndefined);
+      if (!stats?.isFile()) return undefined;
+      const metadata = await this.metadataOf(path, stats.ino, stats.size, stats.mtimeMs);
+      return { key, path, ...publicInfo(metadata) };
+    });
+  }
+
+  public async get(key: string): Promise<StoredObject | undefined> {
+    return this.withOpen(key, {}, async (file, info) => {
+      const bytes = new Uint8Array(await file.readFile());
+      return { ...info, size: bytes.byteLength, bytes };
+    });
+  }
+
+  public async readStart(
+    key: string,
+    length: number,
+    options: ReadOptions = {},
+  ): Promise<Uint8Array | undefined> {
+    return this.withOpen(key, options, async (file, info) => {
+      const buffer = Buffer.alloc(Math.min(length, info.size));
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      return new Uint8Array(buffer.subarray(0, bytesRead));
+    });
+  }
+
+  public async stream(
+    key: string,
+    options: ReadOptions = {},
+  ): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const path = this.readablePath(key);
+    if (!path) return undefined;
+    const opened = await this.reading(() => this.openVersion(path, key, options));
+    if (!opened) return undefined;
+    // The handle is the version checked: a later write renames another file over the path, never into it.
+    return chunksOf(opened.file);
+  }
+
+  public async copy(from: string, to: string, options: CopyObjectOptions): Promise<boolean> {
+    const target = this.pathOf(to);
+    const source = this.readablePath(from);
+    if (!source) return false;
+    const opened = await this.reading(() => this.openVersion(source, from, options));
+    if (!opened) return false;
+    try {
+      const pending = await this.shareOrCopy(source, opened.file, opened.info);
+      if (!pending) return false;
+      await this.commitAt(target, pending, options.contentType);
+      return true;
+    } finally {
+      await opened.file.close().catch(() => undefined);
+    }
+  }
+
+  public async delete(key: string): Promise<void> {
+    if (!FileImageStore.isValidKey(key)) return;
+    const path = join(this.root, key);
+    await this.serialized(path, async () => {
+      try {
+        await removeFile(path);
+        await removeFile(metadataPath(path));
+      } catch (error) {
+        throw new StorageUnavailableError("The image store could not delete the image.", error);
+      }
+    });
+  }
+
+  public async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
+    const slash = prefix.lastIndexOf("/");
+    const directory = prefix.slice(0, slash + 1);
+    // A prefix lists nothing outside the root: its directory part must be made of key segments.
+    if (directory !== "" && !FileImageStore.isValidKey(directory.slice(0, -1))) return;
+    try {
+      for await (const key of this.walk(directory)) {
+        if (!key.startsWith(prefix)) continue;
+        const info = await this.head(key);
+        if (info) yield { key, size: info.size, lastModified: info.lastModified };
+      }
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) throw error;
+      throw new StorageUnavailableError("The image store could not be listed.", error);
+    }
+  }
+
+  /**
+   * Removes what interrupted writes left in the temporary directory. Only safe when no write of this
+   * store is under way (at start, before serving).
+   *
+   * @returns how many files were removed
+   */
+  public async discardInterruptedWrites(): Promise<number> {
+    const directory = join(this.root, TEMP_DIRECTORY);
+    const names = await readdir(directory).catch(() => []);
+    await Promise.all(names.map((name) => removeFile(join(directory, name))));
+    return names.length;
+  }
+
+  /** Every key under `directory` (`""` or ending with `/`), in S3's order: by their UTF-8 bytes. */
+  private async *walk(directory: string): AsyncGenerator<string> {
+    const entries = await readdir(join(this.root, directory), { withFileTypes: true }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
+        throw error;
+      },
+    );
+    // A directory sorts as its name and a slash, so `a-b` (0x2d) comes before the keys under `a/` (0x2f).
+    const named = entries
+      .filter((entry) => !entry.name.startsWith(".") && (entry.isFile() || entry.isDirectory()))
+      .map((entry) => ({ entry, sortName: entry.isDirectory() ? `${entry.name}/` : entry.name }))
+      .sort((a, b) => Buffer.compare(Buffer.from(a.sortName), Buffer.from(b.sortName)));
+    for (const { entry } of named) {
+      if (entry.isDirectory()) yield* this.walk(`${directory}${entry.name}/`);
+      else yield `${directory}${entry.name}`;
+    }
+  }
+
+  /** Writes a temporary file with `write` and flushes it to disk. */
+  private async prepare(
+    write: (file: FileHandle) => Promise<string>,
+  ): Promise<{ temp: string; size: number; eTag: string; ino: number }> {
+    const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
+    let file: FileHandle | undefined;
+    try {
+      file = await open(temp, "wx", 0o644);
+      const md5 = await write(file);
+      await file.sync();
+      const { size, ino } = await file.stat();
+      return { temp, size, ino, eTag: `"${md5}"` };
+    } catch (error) {
+      await file?.close().catch(() => undefined);
+      file = undefined;
+      await removeFile(temp).catch(() => undefined);
+      if (error instanceof StorageUnavailableError) throw error;
+      throw new StorageUnavailableError("The image store could not write the image.", error);
+    } finally {
+      await file?.close();
+    }
+  }
+
+  /**
+   * Makes a prepared temporary file the object at `path`: its metadata first (describing the current
+   * version and this one), then the rename, then the directory flushed so both renames last.
+   */
+  private async commitAt(
+    path: string,
+    pending: { temp: string; size: number; eTag: string; ino: number },
+    contentType: string,
+  ): Promise<void> {
+    await this.serialized(path, async () => {
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        const current = await lstat(path).catch(absentAsUndefined);
+        const kept = current
+          ? (await readVersions(path)).filter((version) => version.ino === current.ino)
+          : [];
+        const version: VersionMetadata = {
+          ino: pending.ino,
+          size: pending.size,
+          contentType,
+          eTag: pending.eTag,
+          lastModified: Date.now(),
+        };
+        await writeDurably(metadataPath(path), JSON.stringify({ versions: [...kept, version] }), this.root);
+        await rename(pending.temp, path);
+        await syncDirectory(dirname(path));
+      } catch (error) {
+        await removeFile(pending.temp).catch(() => undefined);
+        throw new StorageUnavailableError("The image store could not write the image.", error);
+      }
+    });
+  }
+
+  /**
+   * A temporary file with the bytes of the open `file`: a hard link to its inode when the filesystem
+   * allows (objects never change in place), a copy otherwise. `undefined` when the path no longer holds
+   * that version (a write replaced it since it was opened).
+   */
+  private async shareOrCopy(
+    source: string,
+    file: FileHandle,
+    info: VersionMetadata,
+  ): Promise<{ temp: string; size: number; eTag: string; ino: number } | undefined> {
+    const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
+    try {
+      await link(source, temp);
+      const linked = await lstat(temp);
+      if (linked.ino === info.ino) return { temp, size: info.size, eTag: info.eTag, ino: linked.ino };
+      await removeFile(temp);
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code !== "EPERM" && code !== "EXDEV" && code !== "EMLINK" && code !== "ENOTSUP") {
+        throw new StorageUnavailableError("The image store could not copy the image.", error);
+      }
+    }
+    const copied = await this.prepare(async (target) => {
+      for await (const chunk of file.createReadStream({
+        start: 0,
+        autoClose: false,
+      }) as AsyncIterable<Buffer>)
+        await writeAll(target, chunk);
+      return info.eTag.slice(1, -1);
+    });
+    return copied;
+  }
+
+  /** Opens the current version at `path`, if it matches `options.ifMatch`; the caller closes the handle. */
+  private async openVersion(
+    path: string,
+    key: string,
+    options: ReadOptions,
+  ): Promise<{ file: FileHandle; info: VersionMetadata & { key: string } } | undefined> {
+    const file = await open(path, "r").catch(absentAsUndefined);
+    if (!file) return undefined;
+    try {
+      const stats = await file.stat();
+      if (!stats.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      const metadata = await this.metadataOf(path, stats.ino, stats.size, stats.mtimeMs, file);
+      if (options.ifMatch !== undefined && options.ifMatch !== metadata.eTag) {
+        await file.close();
+        return undefined;
+      }
+      return { file, info: { ...metadata, key } };
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Runs `use` on the open current version of `key`, and closes it. */
+  private async withOpen<T>(
+    key: string,
+    options: ReadOptions,
+    use: (file: FileHandle, info: StoredObject) => Promise<T>,
+  ): Promise<T | undefined> {
+    const path = this.readablePath(key);
+    if (!path) return undefined;
+    return this.reading(async () => {
+      const opened = await this.openVersion(path, key, options);
+      if (!opened) return undefined;
+      try {
+        const info = { key, ...publicInfo(opened.info), bytes: new Uint8Array() };
+        return await use(opened.file, info);
+      } finally {
+        await opened.file.close();
+      }
+    });
+  }
+
+  /**
+   * The metadata of the version with inode `ino`. Without one (a file put there by hand, or restored
+   * from a copy that changed its inode), the newest entry of the same size, else what the bytes say.
+   */
+  private async metadataOf(
+    path: string,
+    ino: number,
+    size: number,
+    mtimeMs: number,
+    file?: FileHandle,
+  ): Promise<VersionMetadata> {
+    const versions = await readVersions(path);
+    const described =
+      versions.find((version) => version.ino === ino) ??
+      versions.findLast((version) => version.size === size);
+    if (described) return { ...described, ino, size };
+    const bytes = file ? await file.readFile() : await readFile(path);
+    const eTag = `"${createHash("md5").update(bytes).digest("hex")}"`;
+    return { ino, size, contentType: DEFAULT_CONTENT_TYPE, eTag, lastModified: mtimeMs };
+  }
+
+  /** The path of `key`, checked against the key grammar before it is built. */
+  private pathOf(key: string): string {
+    if (!FileImageStore.isValidKey(key)) throw new InvalidObjectKeyError(key);
+    return join(this.root, key);
+  }
+
+  /** The path of `key`, or `undefined` for a key that cannot name an object (so reads it as absent). */
+  private readablePath(key: string): string | undefined {
+    return FileImageStore.isValidKey(key) ? join(this.root, key) : undefined;
+  }
+
+  /** Runs a read: a path under an object (`a/b` a file, `a/b/c` asked) is absent; other failures 502. */
+  private async reading<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOTDIR" || code === "EISDIR") return undefined;
+      if (error instanceof StorageUnavailableError) throw error;
+      throw new StorageUnavailableError("The image store could not read the image.", error);
+    }
+  }
+
+  /** Runs `task` after every earlier task on the same path: metadata updates never interleave. */
+  private async serialized<T>(path: string, task: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(path) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.locks.set(path, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(path) === settled) this.locks.delete(path);
+    }
+  }
+}
+
+/** More bytes than a write allows. */
+export class ObjectTooLargeError extends StorageUnavailableError {
+  public constructor(public readonly maxBytes: number) {
+    super(`The object may be at most ${maxBytes} bytes.`);
+  }
+}
+
+function publicInfo(metadata: VersionMetadata) {
+  return {
+    size: metadata.size,
+    lastModified: new Date(metadata.lastModified),
+    eTag: metadata.eTag,
+    contentType: metadata.contentType,
+  };
+}
+
+/** The metadata file beside an object: hidden, so no key can name it. */
+function metadataPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.meta.json`);
+}
+
+async function readVersions(path: string): Promise<VersionMetadata[]> {
+  try {
+    const parsed = JSON.parse(await readFile(metadataPath(path), "utf8")) as { versions?: unknown };
+    return Array.isArray(parsed.versions) ? (parsed.versions as VersionMetadata[]) : [];
+  } catch {
+    // Absent, or from before a crash that the rename never completed: the bytes speak for themselves.
+    return [];
+  }
+}
+
+/** Writes `text` to `path` atomically and durably: a temporary file, fsync, rename. */
+async function writeDurably(path: string, text: string, root: string): Promise<void> {
+  const temp = join(root, TEMP_DIRECTORY, randomUUID());
+  const file = await open(temp, "wx", 0o644);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes every byte of `chunk`: one `write` may take fewer. */
+async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.byteLength; ) {
+    const { bytesWritten } = await file.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function removeFile(path: string): Promise<void> {
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
+}
+
+function absentAsUndefined(error: NodeJS.ErrnoException): undefined {
+  if (error.code === "ENOENT") return undefined;
+  throw error;
+}
+
+/** The chunks of an open file, closing it when read to the end or abandoned. */
+async function* chunksOf(file: FileHandle): AsyncIterable<Uint8Array> {
+  try {
+    yield* file.createReadStream({ start: 0, autoClose: false });
+  } catch (error) {
+    throw new StorageUnavailableError("The image store could not read the image.", error);
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}

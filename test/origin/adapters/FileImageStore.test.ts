@@ -1,0 +1,242 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../../../infra/aws/bundle";
+import { FileImageStore } from "../../../origin/adapters/FileImageStore";
+import { FILE_STORE_CRASH_KEYS, fileStoreVersion } from "../../support/fileStoreVersions";
+import { pngBytes } from "../../support/images";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const md5Tag = (bytes: Uint8Array) => `"${createHash("md5").update(bytes).digest("hex")}"`;
+
+describe("FileImageStore on the local disk", () => {
+  let parent: string;
+  let root: string;
+  let store: FileImageStore;
+  const put = (key: string, bytes: Uint8Array, contentType = "image/png") =>
+    store.put(key, bytes, { contentType, sha256: sha256(bytes) });
+
+  beforeAll(async () => {
+    parent = await mkdtemp(join(tmpdir(), "file-store-"));
+    root = join(parent, "objects");
+    store = await FileImageStore.open(root);
+  });
+
+  afterAll(async () => {
+    await rm(parent, { recursive: true, force: true });
+  });
+
+  it("keeps each object as a file whose path ends with its key, its type and ETag beside it", async () => {
+    // Prepare
+    const bytes = pngBytes(4, 4, 1);
+
+    // Act
+    await put("dev/j/entries/e/images/3f2c7a1e-0000-4000-8000-000000000001", bytes);
+
+    // Assess
+    const directory = join(root, "dev/j/entries/e/images");
+    expect(await readFile(join(directory, "3f2c7a1e-0000-4000-8000-000000000001"))).toEqual(
+      Buffer.from(bytes),
+    );
+    const metadata = JSON.parse(
+      await readFile(join(directory, ".3f2c7a1e-0000-4000-8000-000000000001.meta.json"), "utf8"),
+    ) as { versions: { contentType: string; eTag: string; size: number }[] };
+    expect(metadata.versions.at(-1)).toMatchObject({
+      contentType: "image/png",
+      eTag: md5Tag(bytes),
+      size: bytes.byteLength,
+    });
+    expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  });
+
+  it.each([
+    "../escaped",
+    "dev/../../escaped",
+    "dev/./x",
+    "/absolute",
+    "dev//x",
+    "dev/x/",
+    ".tmp/x",
+    "dev/.x.meta.json",
+    "dev\\..\\escaped",
+    "dev/%2e%2e/escaped",
+    "dev/x\u0000y",
+    "",
+    `dev/${"a".repeat(241)}`,
+    `dev/${"a/".repeat(600)}x`,
+  ])(
+    "refuses the key %j before building any path: no write, no read, nothing outside the root",
+    async (key) => {
+      // Act
+      const written = await put(key, pngBytes(2, 2, 2)).catch((error: unknown) => error);
+      const copied = await store
+        .copy("dev/j/entries/e/images/3f2c7a1e-0000-4000-8000-000000000001", key, {
+          contentType: "image/png",
+        })
+        .catch((error: unknown) => error);
+      const reads = await Promise.all([
+        store.head(key),
+        store.get(key),
+        store.readStart(key, 4),
+        store.stream(key),
+      ]);
+      await store.delete(key);
+
+      // Assess
+      expect(written).toMatchObject({
+        status: 502,
+        code: "storage_unavailable",
+        name: "InvalidObjectKeyError",
+      });
+      expect(copied).toMatchObject({ name: "InvalidObjectKeyError" });
+      expect(reads).toEqual([undefined, undefined, undefined, undefined]);
+      expect((await readdir(parent)).sort()).toEqual(["objects"]);
+    },
+  );
+
+  it("lists nothing for a prefix that would leave the root", async () => {
+    // Prepare: a file beside the root that a `../` prefix would reach
+    await writeFile(join(parent, "outside"), "x");
+
+    // Act
+    const listed: string[] = [];
+    for (const prefix of ["../", "../out", "dev/../../"]) {
+      for await (const object of store.list(prefix)) listed.push(object.key);
+    }
+    await rm(join(parent, "outside"));
+
+    // Assess
+    expect(listed).toEqual([]);
+  });
+
+  it("lists in the byte order of the keys, as S3 does, whatever the directories", async () => {
+    // Prepare: `a-b` and `a.c` sort before `a/…` ('-' and '.' < '/'), `a_b` after ('_' > '/')
+    const keys = ["order/a-b", "order/a.c", "order/a/x", "order/a/y/z", "order/a_b", "order/b"];
+    for (const key of [...keys].reverse()) await put(key, new Uint8Array([1]));
+
+    // Act
+    const listed: string[] = [];
+    for await (const object of store.list("order/")) listed.push(object.key);
+
+    // Assess
+    expect(listed).toEqual(keys);
+  });
+
+  it("refuses bytes that do not match their SHA-256, writing nothing", async () => {
+    // Act
+    const refused = await store
+      .put("dev/damaged", pngBytes(2, 2, 3), { contentType: "image/png", sha256: "0".repeat(64) })
+      .catch((error: unknown) => error);
+
+    // Assess
+    expect(refused).toMatchObject({ status: 502, code: "storage_unavailable" });
+    expect(await store.head("dev/damaged")).toBeUndefined();
+  });
+
+  it("reads a version replaced since its ETag was taken as absent, by every pinned read and copy", async () => {
+    // Prepare
+    await put("incoming/changed/x", pngBytes(3, 3, 4), "binary/octet-stream");
+    const old = (await store.head("incoming/changed/x"))?.eTag;
+    await put("incoming/changed/x", pngBytes(3, 3, 5), "binary/octet-stream");
+
+    // Act
+    const start = await store.readStart("incoming/changed/x", 8, { ifMatch: old });
+    const chunks = await store.stream("incoming/changed/x", { ifMatch: old });
+    const copied = await store.copy("incoming/changed/x", "dev/changed/x", {
+      ifMatch: old,
+      contentType: "image/png",
+    });
+
+    // Assess
+    expect([start, chunks, copied]).toEqual([undefined, undefined, false]);
+    expect(await store.head("dev/changed/x")).toBeUndefined();
+  });
+
+  it("reads a key below an object's key (`a/b` is a file, `a/b/c` asked) as absent", async () => {
+    // Prepare
+    await put("dev/file/here", pngBytes(2, 2, 6));
+
+    // Act
+    const reads = await Promise.all([store.head("dev/file/here/below"), store.get("dev/file/here/below")]);
+
+    // Assess
+    expect(reads).toEqual([undefined, undefined]);
+  });
+
+  it("streams from a file to a pending object that becomes one only on commit, at most maxBytes", async () => {
+    // Prepare
+    const { Readable } = await import("node:stream");
+    const bytes = pngBytes(30, 30, 7);
+
+    // Act
+    const pending = await store.prepareFrom(Readable.from([Buffer.from(bytes)]), bytes.byteLength);
+    const before = await store.head("incoming/pending/x");
+    await pending.commit("incoming/pending/x", "binary/octet-stream");
+    const tooLarge = await store
+      .prepareFrom(Readable.from([Buffer.from(bytes)]), bytes.byteLength - 1)
+      .catch((error: unknown) => error);
+
+    // Assess
+    expect(before).toBeUndefined();
+    expect(pending).toMatchObject({ size: bytes.byteLength, eTag: md5Tag(bytes) });
+    expect(await store.get("incoming/pending/x")).toMatchObject({ bytes });
+    expect(tooLarge).toMatchObject({ name: "ObjectTooLargeError" });
+    expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  });
+});
+
+describe("FileImageStore killed with SIGKILL while it writes", () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "file-store-crash-"));
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("leaves every object whole, with the metadata of the bytes it holds", async () => {
+    // Prepare: a process that rewrites and copies a few keys as fast as it can
+    const writer = spawn(process.execPath, ["--import", "tsx", "test/support/fileStoreWriter.ts", root], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      writer.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("ready")) resolve();
+      });
+      writer.once("exit", (code) => reject(new Error(`the writer exited with ${code}`)));
+    });
+
+    // Act: kill it at some moment of its writes, then open the store again
+    await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 300));
+    writer.kill("SIGKILL");
+    await new Promise((resolve) => writer.once("exit", resolve));
+    const store = await FileImageStore.open(root);
+    const discarded = await store.discardInterruptedWrites();
+
+    // Assess: each object is one whole version, described by its own metadata
+    const seen: string[] = [];
+    for await (const { key } of store.list("dev/")) {
+      seen.push(key);
+      const object = await store.get(key);
+      const bytes = object?.bytes ?? new Uint8Array();
+      const round = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
+      const original = key.replace(/-copy$/, "");
+      expect(Buffer.compare(bytes, fileStoreVersion(original, round))).toBe(0);
+      expect(object?.size).toBe(bytes.byteLength);
+      expect((await store.head(key))?.eTag).toBe(md5Tag(bytes));
+      const typedRound = key.endsWith("-copy") ? round + 1 : round;
+      expect(object?.contentType).toBe(`image/x-round-${typedRound}`);
+    }
+    console.info(
+      `[file store] SIGKILL: ${seen.length} objects whole, ${discarded} interrupted writes discarded`,
+    );
+    expect(seen).toEqual(expect.arrayContaining(FILE_STORE_CRASH_KEYS));
+    expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  }, 30_000);
+});
