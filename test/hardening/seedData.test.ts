@@ -280,4 +280,29 @@ describe("a deployment of the seed, migrated to the gateway", () => {
     expect(await s3.keys(`${SEED_PREFIX}/${entry.journalId}/`)).toEqual([strayKey]);
     expect(await s3.read(objectKey(fresh, SEED_PREFIX))).toBeUndefined();
   });
+
+  it("keeps an orphan older than the gateway's own records until --remove-old-orphans", async () => {
+    // Prepare: an hour after the seed's objects, the gateway writes its first record
+    origin.clock.advance(3600);
+    const uploaded = (await (
+      await origin.upload(entry, uploadForm(pngBytes(4, 3, 9)))
+    ).json()) as ImageRecord;
+    const deps = {
+      imagesPrefix: SEED_PREFIX,
+      images: origin.deps.images,
+      metadata: origin.deps.metadata,
+      now: origin.clock.now,
+    };
+
+    // Act
+    const kept = await reconcile(deps, { fix: true, graceMs: 0 });
+    const removed = await reconcile(deps, { fix: true, graceMs: 0, removeOldOrphans: true });
+
+    // Assess
+    expect(kept.protectedOrphans).toEqual([strayKey]);
+    expect(kept.removedObjects).toEqual([]);
+    expect(removed.removedObjects).toEqual([strayKey]);
+    expect(await s3.read(strayKey)).toBeUndefined();
+    expect(await s3.read(objectKey(uploaded, SEED_PREFIX))).toBeDefined();
+  });
 });
