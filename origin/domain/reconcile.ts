@@ -93,7 +93,10 @@ const CLOCK_MARGIN_MS = 60_000;
 /**
  * Compares the object store with the metadata store: objects without records (an upload or delete that
  * died halfway) and records without objects (bytes lost). Every finding is checked again before it is
- * reported, because uploads and deletes go on meanwhile; with `fix`, orphan objects are removed.
+ * reported, because uploads and deletes go on meanwhile; with `fix`, orphan objects are removed, unless
+ * the listing looks blind (no record, or most objects unrecorded: a wrong store or token) or they are
+ * older than the gateway's own records, and the original design's byte-less records and untyped objects
+ * are settled.
  */
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconcileReport> {
   const graceMs = options.graceMs ?? DEFAULT_RECONCILE_GRACE_MS;
@@ -123,10 +126,11 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
 
   const orphanCandidates = [...objects].filter(([key]) => !recorded.has(key));
-  const ownTimes = records.flatMap((record) =>
-    record.sha256 === null ? [] : [Date.parse(record.created_at)].filter(Number.isFinite),
-  );
-  const oldestOwn = ownTimes.length > 0 ? Math.min(...ownTimes) : undefined;
+  // The gateway's own records carry a SHA-256; the original design's never did.
+  const oldestOwn = records.reduce<number | undefined>((oldest, record) => {
+    const time = record.sha256 === null ? Number.NaN : Date.parse(record.created_at);
+    return Number.isFinite(time) && (oldest === undefined || time < oldest) ? time : oldest;
+  }, undefined);
   const orphanChecks = await settleEach(orphanCandidates, CHECK_CONCURRENCY, async ([key, image]) =>
     (await deps.metadata.get(image)) ? undefined : key,
   );
