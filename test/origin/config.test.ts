@@ -132,6 +132,7 @@ describe("originConfigFromEnv", () => {
     ],
     ["a limit that is not a number", { ...BASE, MAX_IMAGE_BYTES: "lots" }, "MAX_IMAGE_BYTES"],
     ["a bucket name S3 refuses", { ...BASE, BUCKET_NAME: "Images_Bucket" }, "BUCKET_NAME"],
+    ["an image store it does not know", { ...BASE, IMAGE_STORE: "minio" }, "IMAGE_STORE"],
   ])("refuses %s, naming the setting", (_what, env, message) => {
     // Act
     const reading = () => originConfigFromEnv(env);
@@ -142,6 +143,14 @@ describe("originConfigFromEnv", () => {
 });
 
 describe("resolveOriginConfig", () => {
+  it("keeps the file store's objects under DATA_DIR with IMAGE_STORE=file", () => {
+    // Act
+    const config = originConfigFromEnv({ ...BASE, IMAGE_STORE: "file", DATA_DIR: "/srv/gateway" });
+
+    // Assess
+    expect(config.images).toEqual({ type: "file", directory: "/srv/gateway/objects" });
+  });
+
   it("keeps a SQLite file given explicitly", () => {
     // Act
     const config = resolveOriginConfig({
