@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   type FileHandle,
   link,
@@ -52,7 +52,7 @@ interface VersionMetadata {
   readonly ino: number;
   readonly size: number;
   readonly contentType: string;
-  /** Quoted hex MD5 of the bytes, as S3 tags an object written in one part. */
+  /** Quoted, 32 hex digits, new for every version written (see `newVersionTag`). */
   readonly eTag: string;
   /** Milliseconds since the epoch; a copy's own time, though it shares its source's bytes. */
   readonly lastModified: number;
@@ -69,7 +69,7 @@ export interface LocatedObject extends StoredObjectInfo {
 /** Bytes written to a temporary file, not yet an object: `commit` makes them one, `discard` drops them. */
 export interface PendingObject {
   readonly size: number;
-  /** Quoted hex MD5, the ETag the object will have. */
+  /** The ETag the object will have. */
   readonly eTag: string;
   /** Makes the bytes the object at `key`, atomically: a reader sees the old object or this one. */
   commit(key: string, contentType: string): Promise<void>;
@@ -120,10 +120,7 @@ export class FileImageStore implements ImageStore {
     if (sha256 !== options.sha256) {
       throw new StorageUnavailableError("The image store refused bytes that do not match their SHA-256.");
     }
-    const pending = await this.prepare(async (file) => {
-      await file.writeFile(bytes);
-      return createHash("md5").update(bytes).digest("hex");
-    });
+    const pending = await this.prepare((file) => file.writeFile(bytes));
     await this.commitAt(path, pending, options.contentType);
   }
 
@@ -135,16 +132,13 @@ export class FileImageStore implements ImageStore {
    */
   public async prepareFrom(source: Readable, maxBytes: number): Promise<PendingObject> {
     const pending = await this.prepare(async (file) => {
-      const md5 = createHash("md5");
       let size = 0;
       for await (const chunk of source as AsyncIterable<Buffer>) {
         size += chunk.byteLength;
         // Leaving the loop destroys the source: nothing more of it is read.
         if (size > maxBytes) throw new ObjectTooLargeError(maxBytes);
-        md5.update(chunk);
         await writeAll(file, chunk);
       }
-      return md5.digest("hex");
     });
     return {
       size: pending.size,
@@ -291,18 +285,19 @@ export class FileImageStore implements ImageStore {
     }
   }
 
-  /** Writes a temporary file with `write` and flushes it to disk. */
+  /** Writes a temporary file with `write` and flushes it to disk; it gets `eTag`, or a new one. */
   private async prepare(
-    write: (file: FileHandle) => Promise<string>,
+    write: (file: FileHandle) => Promise<void>,
+    eTag = newVersionTag(),
   ): Promise<{ temp: string; size: number; eTag: string; ino: number }> {
     const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
     let file: FileHandle | undefined;
     try {
       file = await open(temp, "wx", 0o644);
-      const md5 = await write(file);
+      await write(file);
       await file.sync();
       const { size, ino } = await file.stat();
-      return { temp, size, ino, eTag: `"${md5}"` };
+      return { temp, size, ino, eTag };
     } catch (error) {
       await file?.close().catch(() => undefined);
       file = undefined;
@@ -377,8 +372,7 @@ export class FileImageStore implements ImageStore {
         autoClose: false,
       }) as AsyncIterable<Buffer>)
         await writeAll(target, chunk);
-      return info.eTag.slice(1, -1);
-    });
+    }, info.eTag);
     return copied;
   }
 
@@ -393,7 +387,7 @@ export class FileImageStore implements ImageStore {
     try {
       const stats = await file.stat();
       if (!stats.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
-      const metadata = await this.metadataOf(path, stats.ino, stats.size, stats.mtimeMs, file);
+      const metadata = await this.metadataOf(path, stats.ino, stats.size, stats.mtimeMs);
       if (options.ifMatch !== undefined && options.ifMatch !== metadata.eTag) {
         await file.close();
         return undefined;
@@ -427,22 +421,21 @@ export class FileImageStore implements ImageStore {
 
   /**
    * The metadata of the version with inode `ino`. Without one (a file put there by hand, or restored
-   * from a copy that changed its inode), the newest entry of the same size, else what the bytes say.
+   * from a copy that changed its inode), the newest entry of the same size, else a tag of the file's
+   * identity and the type S3 gives an object stored without one.
    */
   private async metadataOf(
     path: string,
     ino: number,
     size: number,
     mtimeMs: number,
-    file?: FileHandle,
   ): Promise<VersionMetadata> {
     const versions = await readVersions(path);
     const described =
       versions.find((version) => version.ino === ino) ??
       versions.findLast((version) => version.size === size);
     if (described) return { ...described, ino, size };
-    const bytes = file ? await file.readFile() : await readFile(path);
-    const eTag = `"${createHash("md5").update(bytes).digest("hex")}"`;
+    const eTag = `"${createHash("md5").update(`${ino}:${size}:${mtimeMs}`).digest("hex")}"`;
     return { ino, size, contentType: DEFAULT_CONTENT_TYPE, eTag, lastModified: mtimeMs };
   }
 
@@ -481,6 +474,16 @@ export class FileImageStore implements ImageStore {
       if (this.locks.get(path) === settled) this.locks.delete(path);
     }
   }
+}
+
+/**
+ * A new version's ETag: random, quoted, 32 hex digits, as opaque as HTTP means an entity tag to be. S3
+ * happens to use the MD5 of a one-part object, but not of a multipart or KMS-encrypted one, so nothing may
+ * rely on it; hashing every byte for it would cost more than the write (MD5 runs at a fraction of disk
+ * speed here). A copy keeps its source's tag: the same bytes.
+ */
+function newVersionTag(): string {
+  return `"${randomBytes(16).toString("hex")}"`;
 }
 
 /** More bytes than a write allows. */
