@@ -46,6 +46,16 @@ export class InvalidObjectKeyError extends StorageUnavailableError {
   }
 }
 
+/** A temporary file written, on its way to disk, not yet an object. */
+interface Prepared {
+  readonly temp: string;
+  readonly size: number;
+  readonly eTag: string;
+  readonly ino: number;
+  /** Settles once the bytes are on disk (fsync). */
+  readonly synced: Promise<void>;
+}
+
 /** What the store keeps beside one version of an object's bytes. */
 interface VersionMetadata {
   /** The inode of the bytes this entry describes: how a reader tells the current version apart. */
@@ -285,27 +295,32 @@ export class FileImageStore implements ImageStore {
     }
   }
 
-  /** Writes a temporary file with `write` and flushes it to disk; it gets `eTag`, or a new one. */
+  /**
+   * Writes a temporary file with `write` and starts flushing it to disk; it gets `eTag`, or a new one.
+   * The flush runs while the caller goes on (the metadata file is written meanwhile, and the disk
+   * commits both together); `commitAt` waits for it before the rename.
+   */
   private async prepare(
     write: (file: FileHandle) => Promise<void>,
     eTag = newVersionTag(),
-  ): Promise<{ temp: string; size: number; eTag: string; ino: number }> {
+  ): Promise<Prepared> {
     const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
     let file: FileHandle | undefined;
     try {
       file = await open(temp, "wx", 0o644);
       await write(file);
-      await file.sync();
       const { size, ino } = await file.stat();
-      return { temp, size, ino, eTag };
+      const handle = file;
+      file = undefined;
+      const synced = handle.sync().finally(() => handle.close());
+      // Awaited by the commit; a discarded write's failed flush matters to no one.
+      synced.catch(() => undefined);
+      return { temp, size, ino, eTag, synced };
     } catch (error) {
       await file?.close().catch(() => undefined);
-      file = undefined;
       await removeFile(temp).catch(() => undefined);
       if (error instanceof StorageUnavailableError) throw error;
       throw new StorageUnavailableError("The image store could not write the image.", error);
-    } finally {
-      await file?.close();
     }
   }
 
@@ -313,11 +328,7 @@ export class FileImageStore implements ImageStore {
    * Makes a prepared temporary file the object at `path`: its metadata first (describing the current
    * version and this one), then the rename, then the directory flushed so both renames last.
    */
-  private async commitAt(
-    path: string,
-    pending: { temp: string; size: number; eTag: string; ino: number },
-    contentType: string,
-  ): Promise<void> {
+  private async commitAt(path: string, pending: Prepared, contentType: string): Promise<void> {
     await this.serialized(path, async () => {
       try {
         await mkdir(dirname(path), { recursive: true });
@@ -333,6 +344,7 @@ export class FileImageStore implements ImageStore {
           lastModified: Date.now(),
         };
         await writeDurably(metadataPath(path), JSON.stringify({ versions: [...kept, version] }), this.root);
+        await pending.synced;
         await rename(pending.temp, path);
         await syncDirectory(dirname(path));
       } catch (error) {
@@ -351,12 +363,14 @@ export class FileImageStore implements ImageStore {
     source: string,
     file: FileHandle,
     info: VersionMetadata,
-  ): Promise<{ temp: string; size: number; eTag: string; ino: number } | undefined> {
+  ): Promise<Prepared | undefined> {
     const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
     try {
       await link(source, temp);
       const linked = await lstat(temp);
-      if (linked.ino === info.ino) return { temp, size: info.size, eTag: info.eTag, ino: linked.ino };
+      // The source's bytes were flushed when it was written.
+      const synced = Promise.resolve();
+      if (linked.ino === info.ino) return { temp, size: info.size, eTag: info.eTag, ino: linked.ino, synced };
       await removeFile(temp);
       return undefined;
     } catch (error) {

@@ -16,15 +16,16 @@ import { sha256 } from "../support/workload";
 
 /**
  * The gateway process is killed with SIGKILL in the middle of 40 uploads: no shutdown, no cleanup,
- * requests cut wherever they were, writes to the file store among them. After a restart on the same `DATA_DIR`, `npm run reconcile -- --fix
- * --grace-seconds=0` (no grace period: every object is old enough to judge, since nothing uploads while
- * it runs) leaves no orphan and no record without bytes, every upload acknowledged before the kill is
- * listed, and every listed record reads back through the gateway byte for byte.
+ * requests cut wherever they were, writes to the file store among them. After a restart on the same
+ * `DATA_DIR`, `npm run reconcile -- --fix --grace-seconds=0 --allow-mass-removal` (no grace period: every
+ * object is old enough to judge, since nothing uploads while it runs) leaves no orphan and no record
+ * without bytes, every upload acknowledged before the kill is listed, and every listed record reads back
+ * through the gateway byte for byte.
  */
 
 /** Uploads under way at once, each from a client of its own. */
 const UPLOADS = 40;
-const ACKNOWLEDGED_BEFORE_KILL = 12;
+const ACKNOWLEDGED_BEFORE_KILL = 5;
 let dataDir: string | undefined;
 const running: GatewayProcess[] = [];
 
@@ -83,11 +84,14 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
     await Promise.all(Array.from({ length: UPLOADS }, (_, index) => worker(index)));
     expect(await first.exited()).toBe("SIGKILL");
     expect(started).toBe(UPLOADS);
-    expect(inFlightAtKill).toBeGreaterThan(0);
+    // The kill landed while uploads were still being written: not every one was answered.
+    expect(acknowledged.length).toBeLessThan(UPLOADS);
 
     const second = await startGatewayProcess({ DATA_DIR: dataDir });
     running.push(second);
-    const fix = await runReconcile(dataDir, ["--fix", "--grace-seconds=0"]);
+    // Most objects may be orphans here (the kill lands early), which reconcile would take for a blind
+    // listing; this listing is the real SQLite file, so the removal is allowed.
+    const fix = await runReconcile(dataDir, ["--fix", "--grace-seconds=0", "--allow-mass-removal"]);
     const check = await reconcileInProcess(dataDir);
 
     // Assess: reconcile fixed what the kill left, and nothing is left after it
