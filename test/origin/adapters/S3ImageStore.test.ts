@@ -1,11 +1,15 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3ImageStore } from "../../../origin/adapters/S3ImageStore";
-import { noisyPng, pngBytes } from "../../support/images";
+import { pngBytes } from "../../support/images";
 import { startS3Server, type TestS3, testS3Client } from "../../support/s3Server";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+/**
+ * What only the S3 adapter shows; what every `ImageStore` must do is the contract suite's
+ * (`ImageStore.test.ts`), which runs over this adapter too.
+ */
 describe("S3ImageStore on an S3-compatible server", () => {
   let s3: TestS3;
   let store: S3ImageStore;
@@ -34,68 +38,6 @@ describe("S3ImageStore on an S3-compatible server", () => {
     });
   });
 
-  it("reads an object's size and bytes back", async () => {
-    // Prepare
-    const bytes = pngBytes(3, 3, 2);
-    await store.put("dev/read/me", bytes, { contentType: "image/png", sha256: sha256(bytes) });
-
-    // Act
-    const head = await store.head("dev/read/me");
-    const object = await store.get("dev/read/me");
-
-    // Assess
-    expect(head).toEqual({
-      key: "dev/read/me",
-      size: bytes.byteLength,
-      lastModified: expect.any(Date),
-      eTag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
-      contentType: "image/png",
-    });
-    expect(object).toMatchObject({
-      key: "dev/read/me",
-      size: bytes.byteLength,
-      contentType: "image/png",
-      bytes,
-    });
-  });
-
-  it("answers undefined for an object that is not there", async () => {
-    // Act
-    const head = await store.head("dev/nothing/here");
-    const object = await store.get("dev/nothing/here");
-
-    // Assess
-    expect(head).toBeUndefined();
-    expect(object).toBeUndefined();
-  });
-
-  it("deletes an object, and deleting it again is no error", async () => {
-    // Prepare
-    const bytes = pngBytes(3, 3, 3);
-    await store.put("dev/delete/me", bytes, { contentType: "image/png", sha256: sha256(bytes) });
-
-    // Act
-    await store.delete("dev/delete/me");
-    await store.delete("dev/delete/me");
-
-    // Assess
-    expect(await s3.read("dev/delete/me")).toBeUndefined();
-  });
-
-  it("lists every object under a prefix across pages, in key order", async () => {
-    // Prepare: five objects, two per page
-    const keys = ["list/a", "list/b", "list/c", "list/d", "list/e"];
-    for (const key of keys) await s3.plant(key, new Uint8Array([1]));
-    await s3.plant("other/f", new Uint8Array([1]));
-
-    // Act
-    const listed: string[] = [];
-    for await (const object of store.list("list/")) listed.push(object.key);
-
-    // Assess
-    expect(listed).toEqual(keys);
-  });
-
   /** A store whose every call gets the error S3 answers with `name` (for answers s3rver never gives). */
   function answering(name: string, status: number, message: string): S3ImageStore {
     const client = testS3Client(s3.endpoint);
@@ -108,22 +50,6 @@ describe("S3ImageStore on an S3-compatible server", () => {
     return new S3ImageStore(client, s3.bucket);
   }
 
-  it("reads the first bytes of an object by a ranged read, and all of a shorter one", async () => {
-    // Prepare
-    const bytes = pngBytes(40, 40, 4);
-    await s3.plant("incoming/start/long", bytes);
-
-    // Act
-    const start = await store.readStart("incoming/start/long", 16);
-    const whole = await store.readStart("incoming/start/long", bytes.byteLength + 100);
-    const missing = await store.readStart("incoming/start/missing", 16);
-
-    // Assess
-    expect(start).toEqual(bytes.subarray(0, 16));
-    expect(whole).toEqual(bytes);
-    expect(missing).toBeUndefined();
-  });
-
   it("reads the start of an empty object (S3's 416 to any range) as no bytes", async () => {
     // Prepare: s3rver never answers a range of an empty object, so S3's answer is played
     const empty = answering("InvalidRange", 416, "The requested range is not satisfiable");
@@ -133,23 +59,6 @@ describe("S3ImageStore on an S3-compatible server", () => {
 
     // Assess
     expect(start).toEqual(new Uint8Array());
-  });
-
-  it("streams an object's bytes in chunks as they arrive", async () => {
-    // Prepare
-    const bytes = noisyPng(3 * 1024 * 1024);
-    await s3.plant("incoming/stream/big", bytes);
-
-    // Act
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of (await store.stream("incoming/stream/big")) ?? []) chunks.push(chunk);
-    const missing = await store.stream("incoming/stream/missing");
-
-    // Assess
-    expect(chunks.length).toBeGreaterThan(1);
-    expect(Math.max(...chunks.map((chunk) => chunk.byteLength))).toBeLessThan(bytes.byteLength);
-    expect(Buffer.compare(Buffer.concat(chunks), bytes)).toBe(0);
-    expect(missing).toBeUndefined();
   });
 
   it("copies an object store-side with the given type and the images' cache lifetime", async () => {
