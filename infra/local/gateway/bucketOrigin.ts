@@ -54,6 +54,11 @@ export class BucketOrigin {
         dotfiles: "deny",
       })
         .on("error", (error: { status?: number }) => {
+          // A read that fails once the bytes have begun can only be cut, as S3 cuts it.
+          if (response.headersSent) {
+            response.destroy();
+            return resolve();
+          }
           for (const name of response.getHeaderNames()) response.removeHeader(name);
           writeError(response, toHttpError(error.status ?? 500), policyHeaders);
           resolve();

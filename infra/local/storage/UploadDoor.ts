@@ -230,7 +230,10 @@ export class UploadDoor {
           resolve({ allowed: checked, pending });
         }, fail);
       });
-      request.once("aborted", () => fail(malformed()));
+      // The client went away before the body ended: nothing of it is kept.
+      request.once("close", () => {
+        if (!request.complete) fail(malformed());
+      });
       request.once("error", fail);
       request.pipe(guard).pipe(parser);
     });

@@ -419,6 +419,30 @@ describe("the local gateway's presigned-POST door, on the file store", () => {
     await store.delete(KEY);
   });
 
+  it("keeps nothing of a form whose client goes away in the middle of the file", async () => {
+    // Prepare: a well-signed form of 2 MiB, of which only the first half is ever sent
+    const parts = [...Object.entries(await signedFields(KEY, 4 * 1024 * 1024)).map(([n, v]) => field(n, v))];
+    const body = rawForm([...parts, filePart(noisyPng(2 * 1024 * 1024))]);
+
+    // Act
+    const request = httpRequest(url, {
+      method: "POST",
+      headers: {
+        "content-type": "multipart/form-data; boundary=door-test-boundary",
+        "content-length": body.byteLength,
+      },
+    });
+    request.on("error", () => undefined);
+    request.write(body.subarray(0, body.byteLength / 2));
+    // The file part has begun: its bytes are being written to a temporary file.
+    await expect.poll(async () => (await readdir(join(directory, "objects/.tmp"))).length).toBe(1);
+    request.destroy();
+
+    // Assess
+    await expect.poll(() => readdir(join(directory, "objects/.tmp"))).toEqual([]);
+    await expectNothingWritten();
+  });
+
   it("plays the bucket's CORS rule: POST from the configured origins, any header, nothing for others", async () => {
     // Prepare
     const preflight = (origin: string) =>
