@@ -17,8 +17,8 @@ import { sha256 } from "../support/workload";
 /**
  * The gateway process is killed with SIGKILL in the middle of 40 uploads: no shutdown, no cleanup,
  * requests cut wherever they were, writes to the file store among them. After a restart on the same
- * `DATA_DIR`, `npm run reconcile -- --fix --grace-seconds=0 --allow-mass-removal` (no grace period: every
- * object is old enough to judge, since nothing uploads while it runs) leaves no orphan and no record
+ * `DATA_DIR`, `npm run reconcile -- --fix --grace-seconds=0 --allow-mass-removal --remove-old-orphans` (no
+ * grace period: every object is old enough to judge, since nothing uploads while it runs) leaves no orphan and no record
  * without bytes, every upload acknowledged before the kill is listed, and every listed record reads back
  * through the gateway byte for byte.
  */
@@ -90,8 +90,14 @@ describe("a gateway killed with SIGKILL mid-upload", () => {
     const second = await startGatewayProcess({ DATA_DIR: dataDir });
     running.push(second);
     // Most objects may be orphans here (the kill lands early), which reconcile would take for a blind
-    // listing; this listing is the real SQLite file, so the removal is allowed.
-    const fix = await runReconcile(dataDir, ["--fix", "--grace-seconds=0", "--allow-mass-removal"]);
+    // listing, and an upload cut early may have written its bytes before the first record: this listing
+    // is the real SQLite file, so both removals are allowed.
+    const fix = await runReconcile(dataDir, [
+      "--fix",
+      "--grace-seconds=0",
+      "--allow-mass-removal",
+      "--remove-old-orphans",
+    ]);
     const check = await reconcileInProcess(dataDir);
 
     // Assess: reconcile fixed what the kill left, and nothing is left after it
