@@ -140,9 +140,21 @@ async function baseline(
 }
 
 /** Runs `uploadClient.ts` on `plan` in a child process and returns its times. */
-async function runClient(plan: UploadPlan): Promise<Record<string, number[]>> {
-  const script = join(ROOT, "test/bench/uploadClient.ts");
-  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(plan)], {
+function runClient(plan: UploadPlan): Promise<Record<string, number[]>> {
+  return runScript("uploadClient.ts", [JSON.stringify(plan)]);
+}
+
+/**
+ * Runs a script of this folder in a process of its own (with `nodeArgs` for node) and answers the JSON
+ * of the last line it printed.
+ */
+async function runScript<T>(
+  name: string,
+  args: readonly string[],
+  nodeArgs: readonly string[] = [],
+): Promise<T> {
+  const script = join(ROOT, "test/bench", name);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -151,8 +163,8 @@ async function runClient(plan: UploadPlan): Promise<Record<string, number[]>> {
     output += chunk.toString();
   });
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  if (code !== 0) throw new Error(`uploadClient.ts exited with ${code}`);
-  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as Record<string, number[]>;
+  if (code !== 0) throw new Error(`${name} exited with ${code}`);
+  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as T;
 }
 
 /** The finalize step alone, per size, in a fresh child process each. */
@@ -193,19 +205,8 @@ interface ChildMeasure {
   readonly status: string | undefined;
 }
 
-async function runChild(args: readonly string[]): Promise<ChildMeasure> {
-  const script = join(ROOT, "test/bench/finalizeMemory.ts");
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  if (code !== 0) throw new Error(`finalizeMemory.ts exited with ${code}`);
-  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as ChildMeasure;
+function runChild(args: readonly string[]): Promise<ChildMeasure> {
+  return runScript("finalizeMemory.ts", args, ["--expose-gc"]);
 }
 
 function stagingKey(): string {
