@@ -1,5 +1,7 @@
 /** Names and limits of the origin fixed by the contract (shared/ARCHITECTURE.md) or by AWS. */
 
+/** The most request body an ALB passes to a Lambda target: 1 MB (taken as 1 MiB); above it the ALB answers 413. */
+export const ALB_LAMBDA_MAX_BODY_BYTES = 1024 * 1024;
 /** `MAX_DIRECT_UPLOAD_BYTES` default: 1 MiB, what an ALB passes to a Lambda function. */
 export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = 1024 * 1024;
 /** `MAX_IMAGE_BYTES` default: 20 MiB. */
