@@ -2,14 +2,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalGateway, startLocalGateway } from "../../../infra/local/gateway/LocalGateway";
-import { createLocalOrigin } from "../../../infra/local/gateway/localOrigin";
-import type { DemoUser } from "../../../infra/local/gateway/localState";
-import { DRAIN_LIMIT_BYTES } from "../../../infra/local/gateway/ViewerServer";
-import { ALB_LAMBDA_MAX_BODY_BYTES, DEFAULT_MAX_DIRECT_UPLOAD_BYTES } from "../../../origin/domain/constants";
-import { firstAnswer, formBytes, OneConnection, rawConnection } from "../../support/http1";
-import { pngBytes } from "../../support/images";
-import { type IssuedTicket, uploadForm } from "../../support/origin";
+import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import { DRAIN_LIMIT_BYTES } from "../../../../infra/local/gateway/ViewerServer";
+import {
+  ALB_LAMBDA_MAX_BODY_BYTES,
+  DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
+} from "../../../../origin/domain/constants";
+import { firstAnswer, formBytes, OneConnection, rawConnection } from "../../../support/http1";
+import { pngBytes } from "../../../support/images";
+import { type IssuedTicket, uploadForm } from "../../../support/origin";
 
 const PUBLIC_URL = "https://images.example.test";
 const TIMEOUTS = { headersMs: 600, requestMs: 1_500, keepAliveMs: 5_000 };

@@ -2,17 +2,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageSource } from "../../../infra/local/gateway/imageSource";
+import type { ImageSource } from "../../../../infra/local/gateway/imageSource";
 import {
   type LocalGateway,
   type LocalGatewayOptions,
   startLocalGateway,
-} from "../../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../../infra/local/localOrigin";
-import type { DemoUser } from "../../../infra/local/localState";
-import { noInvalidation } from "../../../origin/CloudFrontInvalidator";
-import { noisyPng, pngBytes } from "../../support/images";
-import { uploadForm } from "../../support/origin";
+} from "../../../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import { noInvalidation } from "../../../../origin/adapters/CloudFrontInvalidator";
+import { noisyPng, pngBytes } from "../../../support/images";
+import { uploadForm } from "../../../support/origin";
 
 const ENTRY = "/api/journals/alice-travel/entries/lisbon-2026";
 
