@@ -78,6 +78,8 @@ export function createViewerServer(
       keepAliveTimeout: timeouts.keepAliveMs,
       // Node checks the two timeouts above only this often (30 s by default).
       connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
+      // A missing Host is answered by the gateway, in the contract's JSON, rather than by Node's bare 400.
+      requireHostHeader: false,
     },
     (request, response) => {
       const { socket } = request;

@@ -356,6 +356,21 @@ describe("the origin routes on the path alone (finding 8)", () => {
     expect(answer.json).toMatchObject({ error: { code: "invalid_host" } });
   });
 
+  it("answers an HTTP/1.1 request without Host with 400 JSON", async () => {
+    // Prepare
+    const { socket, received } = await rawConnection(gateway.url);
+
+    // Act
+    socket.write("GET /api/health HTTP/1.1\r\nconnection: close\r\n\r\n");
+    const answer = firstAnswer(await received);
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json).toEqual({
+      error: { code: "invalid_host", message: "An HTTP/1.1 request needs a Host header." },
+    });
+  });
+
   it("builds a ticket's form URL from PUBLIC_URL, whatever Host the caller sends", async () => {
     // Prepare
     const connection = new OneConnection(gateway.url);
