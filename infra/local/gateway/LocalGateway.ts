@@ -111,13 +111,21 @@ const LAMBDA_CONTEXT = {} as Context;
 /**
  * Starts the whole gateway in this process, playing CloudFront: every request becomes a viewer-request
  * event for the same edge handler AWS runs; what it lets through goes, by the original path as CloudFront
- * matches behaviours, to the origin app (`/api/*`) or to the bucket on disk (everything else).
+ * matches behaviours, to the origin app through the played ALB (`/api/*`) or to the played edge cache in
+ * front of the bucket on disk (everything else). Deletes invalidate that cache through the played
+ * CloudFront API.
  */
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
   const { env } = options;
   const log: Log = options.log ?? ((entry) => console.log(JSON.stringify(entry)));
   const dataDir = env.DATA_DIR || ".data";
   const parts: { close(): Promise<void> }[] = [];
+  // The front door closes first, draining what is under way before anything behind it goes.
+  let frontDoor: { close(): Promise<void> } | undefined;
+  const closeEverything = async () => {
+    await frontDoor?.close().catch(() => undefined);
+    await closeAll(parts);
+  };
   try {
     const requestedPort = options.port ?? (Number(env.PORT) || DEFAULT_PORT);
     const listenHost = env.HOST ?? "127.0.0.1";
@@ -178,7 +186,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       },
     );
     const port = await listen(viewer.server, requestedPort, listenHost);
-    parts.push({ close: () => viewer.shutdown(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) });
+    frontDoor = { close: () => viewer.shutdown(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS) };
     const url = `http://localhost:${port}`;
     const publicUrl = publicUrlOf(env.PUBLIC_URL, url);
     const publicHost = new URL(publicUrl).host;
@@ -192,8 +200,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       uploadFormUrl: `${publicUrl}${uploads.path}`,
       invalidator: cloudFront.invalidator(),
     });
-    parts.splice(parts.length - 1, 0, origin);
-    parts.splice(parts.length - 1, 0, relayStagedUploads(storage, origin, log));
+    parts.push(origin);
+    parts.push(relayStagedUploads(storage, origin, log));
     const demoPage = demoUsers ? await readFile(DEMO_PAGE) : undefined;
 
     ready = async (request, response) => {
@@ -242,10 +250,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       journalsApiUrl,
       demoUsers,
       edgeConfig,
-      close: () => closeAll(parts),
+      close: closeEverything,
     };
   } catch (error) {
-    await closeAll(parts);
+    await closeEverything();
     throw error;
   }
 }
