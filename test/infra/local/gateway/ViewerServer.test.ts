@@ -140,6 +140,36 @@ describe("early answers reach the client whole (finding 4)", () => {
     }
   });
 
+  it("answers the origin's 413 for a file above the direct limit whose form the ALB passes, and keeps the connection", async () => {
+    // Prepare: above MAX_DIRECT_UPLOAD_BYTES, within the ALB's limit
+    const connection = new OneConnection(gateway.url);
+    const { body, contentType } = await formBytes(
+      uploadForm(imageOf(DEFAULT_MAX_DIRECT_UPLOAD_BYTES + 8 * 1024, 3)),
+    );
+
+    try {
+      // Act
+      const refused = await connection.send({
+        method: "POST",
+        path: `${ENTRY}/images`,
+        headers: { authorization: alice.authorization, "content-type": contentType },
+        body,
+      });
+      const next = await connection.send({ path: "/api/health" });
+
+      // Assess
+      expect(body.byteLength).toBeLessThanOrEqual(ALB_LAMBDA_MAX_BODY_BYTES);
+      expect(refused.status).toBe(413);
+      expect(JSON.parse(refused.body.toString())).toMatchObject({
+        error: { code: "too_large", message: expect.stringContaining("A direct upload takes at most") },
+      });
+      expect(next.status).toBe(200);
+      expect(connection.sockets).toBe(1);
+    } finally {
+      connection.close();
+    }
+  });
+
   it("answers a chunked body above the ALB's limit once it passes the limit, and keeps the connection", async () => {
     // Prepare: no Content-Length, so the limit is found only while reading
     const connection = new OneConnection(gateway.url);
