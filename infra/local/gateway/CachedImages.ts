@@ -8,6 +8,9 @@ import { type CachedResponse, type EdgeCache, ttlSeconds } from "./EdgeCache";
 import { writeError } from "./errorAnswer";
 import type { ImageSource } from "./imageSource";
 
+/** What CloudFront says of an error the origin answered; errors are not cached here. */
+const ERROR_FROM_CLOUDFRONT = { "x-cache": "Error from cloudfront" };
+
 /** The outcome of one trip to the origin, shared by every request for the same key that waited on it. */
 type Fill =
   | { readonly kind: "missing" }
@@ -67,10 +70,12 @@ export class CachedImages {
     try {
       fill = await this.fill(cacheKey, key);
     } catch (error) {
-      return writeError(response, error, policyHeaders);
+      return writeError(response, error, policyHeaders, ERROR_FROM_CLOUDFRONT);
     }
     const miss = { ...policyHeaders, "x-cache": "Miss from cloudfront" };
-    if (fill.kind === "missing") return writeError(response, new NotFoundError("No such image."), miss);
+    if (fill.kind === "missing") {
+      return writeError(response, new NotFoundError("No such image."), policyHeaders, ERROR_FROM_CLOUDFRONT);
+    }
     if (fill.kind === "cached") return respond(request, response, fill.response, miss);
     return this.source.serve(key, request, response, miss);
   }

@@ -351,7 +351,8 @@ async function forwardToOrigin(
   });
   const cookies = answer.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
-  response.writeHead(answer.status, { ...out, ...cors });
+  // The API behaviour's cache policy is CachingDisabled: every answer is a miss.
+  response.writeHead(answer.status, { ...out, ...cors, "x-cache": "Miss from cloudfront" });
   if (!answer.body || request.method === "HEAD") {
     response.end();
     return;

@@ -160,6 +160,26 @@ describe("the played CloudFront cache", () => {
     expect(started.store.reads(image.url)).toBe(1);
   });
 
+  it("never answers from the cache before the edge allowed the read", async () => {
+    // Prepare: a cached image, and bob, who may not open alice's entry
+    const image = await upload(started, pngBytes(26, 20, 7));
+    await (await read(started, image.url)).arrayBuffer();
+    const bob = (started.gateway.demoUsers as DemoUser[])[1] as DemoUser;
+
+    // Act
+    const anonymous = await fetch(`${started.gateway.url}${image.url}`);
+    const other = await fetch(`${started.gateway.url}${image.url}`, {
+      headers: { authorization: bob.authorization },
+    });
+
+    // Assess
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("x-cache")).toBe("LambdaGeneratedResponse from cloudfront");
+    expect(other.status).toBe(403);
+    expect(other.headers.get("x-cache")).toBe("LambdaGeneratedResponse from cloudfront");
+    expect(started.store.reads(image.url)).toBe(1);
+  });
+
   it("stops serving a read from the cache once the delete's invalidation arrives", async () => {
     // Prepare: the image read twice, the second time from the cache
     const image = await upload(started, pngBytes(22, 20, 3));
@@ -184,6 +204,7 @@ describe("the played CloudFront cache", () => {
       removed: 1,
     });
     expect(after.status).toBe(404);
+    expect(after.headers.get("x-cache")).toBe("Error from cloudfront");
     expect(await after.json()).toMatchObject({ error: { code: "not_found" } });
     expect(started.store.reads(image.url)).toBe(2);
   });
