@@ -90,6 +90,8 @@ export function createViewerServer(
         if (!request.complete) drain(request);
       });
       handle(request, response).catch((error: unknown) => {
+        // Answered already (a timeout cut the request): the handler only learned that the client is gone.
+        if (response.writableEnded) return;
         options.onError(error);
         if (!response.headersSent) writeError(response, error);
         else response.destroy();
