@@ -153,7 +153,8 @@ function respond(
         "range_not_satisfiable",
         "The requested range is not satisfiable.",
       );
-      return writeError(response, unsatisfiable, headers, { "content-range": `bytes */${size}` });
+      writeError(response, unsatisfiable, headers, { "content-range": `bytes */${size}` });
+      return;
     }
     // A malformed header, another unit or several ranges: the whole object, as S3 answers them.
     if (ranges !== -2 && ranges.type === "bytes" && ranges.length === 1) range = ranges[0];

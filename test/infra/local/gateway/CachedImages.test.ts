@@ -27,8 +27,8 @@ class CountingSource implements ImageSource {
     return this.inner.open(key);
   }
 
-  public close() {
-    return this.inner.close();
+  public serve(...args: Parameters<ImageSource["serve"]>) {
+    return this.inner.serve(...args);
   }
 
   public reads(url: string): number {

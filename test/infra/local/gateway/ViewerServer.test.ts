@@ -423,7 +423,7 @@ describe("the origin routes on the path alone (finding 8)", () => {
       // Assess
       expect(answer.status).toBe(201);
       const ticket = JSON.parse(answer.body.toString()) as IssuedTicket;
-      expect(ticket.upload.url).toBe(`${PUBLIC_URL}/_local/s3/${gateway.s3.bucket}`);
+      expect(ticket.upload.url).toBe(`${PUBLIC_URL}/_local/s3/${gateway.storage.bucket}`);
       expect(gateway.uploadFormUrl).toBe(ticket.upload.url);
     } finally {
       connection.close();
