@@ -24,9 +24,9 @@ const lines = [
   "",
   `Image gateway running at ${gateway.publicUrl}`,
   "",
-  `  demo page      ${gateway.demoUsers ? `${gateway.url}/` : "(off: JOURNALS_API_URL is set)"}`,
-  `  API            ${gateway.url}/api/health`,
-  `  images         ${gateway.url}/journals/{journal}/entries/{entry}/images/{image}`,
+  `  demo page      ${gateway.demoUsers ? `${gateway.publicUrl}/` : "(off: JOURNALS_API_URL is set)"}`,
+  `  API            ${gateway.publicUrl}/api/health`,
+  `  images         ${gateway.publicUrl}/journals/{journal}/entries/{entry}/images/{image}`,
   `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
   `  storage        ${gateway.storage.directory}/  (bucket ${gateway.storage.bucket}, files on disk)`,
   `  upload forms   ${gateway.uploadFormUrl}  (presigned POSTs, finalized on the store's events)`,
@@ -34,6 +34,7 @@ const lines = [
   `  cloudfront api ${gateway.cloudFrontApiUrl}  (CreateInvalidation for ${LOCAL_DISTRIBUTION_ID})`,
   `  data           ${gateway.dataDir}/`,
 ];
+if (gateway.publicUrl !== gateway.url) lines.splice(2, 0, `  (listening on ${gateway.url})`);
 if (gateway.demoUsers) {
   lines.push("", "Demo users (send as the Authorization header):");
   for (const user of gateway.demoUsers) {
