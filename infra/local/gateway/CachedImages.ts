@@ -17,6 +17,7 @@ type Fill =
   | { readonly kind: "cached"; readonly response: CachedResponse }
   | { readonly kind: "through" };
 
+/** What the played image behaviour is built from. */
 export interface CachedImagesOptions {
   readonly source: ImageSource;
   readonly cache: EdgeCache;

@@ -38,6 +38,7 @@ class ApiError extends Error {
   }
 }
 
+/** The distribution the played API knows, and how its invalidations reach the cache. */
 export interface CloudFrontApiOptions {
   /** The one distribution this API knows. */
   readonly distributionId: string;

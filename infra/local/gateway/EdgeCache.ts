@@ -25,6 +25,7 @@ export interface EdgeCacheStats {
   readonly invalidated: number;
 }
 
+/** The bound of the played edge cache, and its clock. */
 export interface EdgeCacheOptions {
   /** The bound: bodies plus keys plus a fixed cost per entry never exceed it. 0 keeps nothing. */
   readonly maxBytes: number;

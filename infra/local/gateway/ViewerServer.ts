@@ -41,6 +41,7 @@ export const DRAIN_LIMIT_BYTES = 32 * 1024 * 1024;
 /** How long a connection closed under an unread body keeps reading, so the close is never a reset. */
 const LINGER_MS = 2_000;
 
+/** The viewer-facing server's timeouts and where its handler's failures go. */
 export interface ViewerServerOptions {
   readonly timeouts?: ViewerTimeouts;
   /** Where a handler's failure is reported; the answer is then the contract's 500. */
