@@ -3,9 +3,11 @@ import type { Node } from "constructs";
 import { DEFAULT_IMAGES_PREFIX, DEFAULT_TOKEN_TTL_SECONDS } from "../../contract/constants";
 import { type EdgeConfig, parseOriginList, resolveEdgeConfig } from "../../edge/config";
 import {
+  ALB_LAMBDA_MAX_BODY_BYTES,
   DEFAULT_BUGOUT_API_URL,
   DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
   DEFAULT_MAX_IMAGE_BYTES,
+  MULTIPART_OVERHEAD_BYTES,
 } from "../../origin/domain/constants";
 
 /** Lambda@Edge functions, their signing-key secret and CloudFront certificates all live here. */
@@ -24,8 +26,6 @@ export const PLACEHOLDER_JOURNALS_API_URL = "https://journals.example.com";
 export const DEFAULT_STACK_NAME = "ImageGateway";
 /** Every edge location: the gateway exists to show images worldwide. */
 export const DEFAULT_PRICE_CLASS = PriceClass.PRICE_CLASS_ALL;
-/** An ALB hands a Lambda target at most 1 MB of request body. */
-export const ALB_LAMBDA_BODY_LIMIT_BYTES = 1024 * 1024;
 
 const PRICE_CLASSES: readonly string[] = Object.values(PriceClass);
 
@@ -145,7 +145,8 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     "maxDirectUploadBytes",
     maxDirectUploadBytes,
     1,
-    Math.min(maxImageBytes, ALB_LAMBDA_BODY_LIMIT_BYTES),
+    // The whole form, file and overhead, must fit in what the ALB passes to the function.
+    Math.min(maxImageBytes, ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES),
   );
 
   return {

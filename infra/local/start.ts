@@ -2,6 +2,7 @@
  * `npm start`: the whole gateway on one machine, on its embedded defaults. Every configuration name of
  * the contract is read from the environment; nothing outside the machine is needed.
  */
+import { LOCAL_DISTRIBUTION_ID } from "./gateway/cloudfrontEvent";
 import { startLocalGateway } from "./gateway/LocalGateway";
 import { createLocalOrigin } from "./gateway/localOrigin";
 
@@ -21,16 +22,19 @@ try {
 
 const lines = [
   "",
-  `Image gateway running at ${gateway.url}`,
+  `Image gateway running at ${gateway.publicUrl}`,
   "",
-  `  demo page      ${gateway.demoUsers ? `${gateway.url}/` : "(off: JOURNALS_API_URL is set)"}`,
-  `  API            ${gateway.url}/api/health`,
-  `  images         ${gateway.url}/journals/{journal}/entries/{entry}/images/{image}`,
+  `  demo page      ${gateway.demoUsers ? `${gateway.publicUrl}/` : "(off: JOURNALS_API_URL is set)"}`,
+  `  API            ${gateway.publicUrl}/api/health`,
+  `  images         ${gateway.publicUrl}/journals/{journal}/entries/{entry}/images/{image}`,
   `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
   `  storage        ${gateway.storage.directory}/  (bucket ${gateway.storage.bucket}, files on disk)`,
   `  upload forms   ${gateway.uploadFormUrl}  (presigned POSTs, finalized on the store's events)`,
+  `  cdn cache      ${mebibytes(gateway.cdnCache().maxBytes)} in memory at most (CDN_CACHE_BYTES)`,
+  `  cloudfront api ${gateway.cloudFrontApiUrl}  (CreateInvalidation for ${LOCAL_DISTRIBUTION_ID})`,
   `  data           ${gateway.dataDir}/`,
 ];
+if (gateway.publicUrl !== gateway.url) lines.splice(2, 0, `  (listening on ${gateway.url})`);
 if (gateway.demoUsers) {
   lines.push("", "Demo users (send as the Authorization header):");
   for (const user of gateway.demoUsers) {
@@ -46,7 +50,10 @@ console.log(lines.join("\n"));
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    if (stopping) {
+      console.log(`\n${signal} again: stopping now.`);
+      process.exit(1);
+    }
     stopping = true;
     console.log(`\n${signal}: finishing requests under way, then stopping.`);
     gateway.close().then(
@@ -57,4 +64,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       },
     );
   });
+}
+
+function mebibytes(bytes: number): string {
+  return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 }

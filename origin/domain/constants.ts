@@ -1,15 +1,19 @@
 /** Names and limits of the origin fixed by the contract (shared/ARCHITECTURE.md) or by AWS. */
 
-/** `MAX_DIRECT_UPLOAD_BYTES` default: 1 MiB, what an ALB passes to a Lambda function. */
-export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = 1024 * 1024;
+/** The most request body an ALB passes to a Lambda target: 1 MB (taken as 1 MiB); above it the ALB answers 413. */
+export const ALB_LAMBDA_MAX_BODY_BYTES = 1024 * 1024;
+/** What a multipart body may carry beyond the file itself: boundaries, part headers, the `name` part. */
+export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * `MAX_DIRECT_UPLOAD_BYTES` default: the largest file whose form, overhead included, still fits in what
+ * an ALB passes to a Lambda function (1 MiB less 16 KiB). A full 1 MiB file would be refused by the ALB.
+ */
+export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES;
 /** `MAX_IMAGE_BYTES` default: 20 MiB. */
 export const DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_DATA_DIR = ".data";
 export const DEFAULT_BUGOUT_API_URL = "https://auth.bugout.dev";
 export const DEFAULT_REGION = "us-east-1";
-
-/** What a multipart body may carry beyond the file itself: boundaries, part headers, the `name` part. */
-export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
 /** Longest image name kept, in characters. */
 export const MAX_NAME_LENGTH = 200;
 /** The name of an image whose upload carried neither a `name` part nor a usable file name. */

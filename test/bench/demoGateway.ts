@@ -1,7 +1,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
+import {
+  type LocalGateway,
+  type LocalGatewayOptions,
+  startLocalGateway,
+} from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 
 /** The local gateway on a fresh DATA_DIR, and the demo user's entry the benchmarks work in. */
@@ -15,14 +19,21 @@ export interface DemoGateway {
   stop(): Promise<void>;
 }
 
-/** Starts the whole local gateway quietly on a free port, as the benchmarks use it. */
-export async function startDemoGateway(name: string): Promise<DemoGateway> {
+/**
+ * Starts the whole local gateway quietly on a free port, as the benchmarks use it; `options` adds to it
+ * (the read benchmark turns the played cache off for its cold figure).
+ */
+export async function startDemoGateway(
+  name: string,
+  options: Pick<LocalGatewayOptions, "cdnCacheBytes"> = {},
+): Promise<DemoGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), `bench-${name}-`));
   const gateway = await startLocalGateway({
     env: { DATA_DIR: dataDir },
     createOrigin: createLocalOrigin,
     port: 0,
     log: () => undefined,
+    ...options,
   });
   const stop = async () => {
     await gateway.close();

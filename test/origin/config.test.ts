@@ -12,7 +12,7 @@ describe("originConfigFromEnv", () => {
     expect(config).toEqual({
       dataDir: ".data",
       imagesPrefix: "dev",
-      maxDirectUploadBytes: 1048576,
+      maxDirectUploadBytes: 1032192,
       maxImageBytes: 20971520,
       images: { type: "s3" },
       metadata: { type: "sqlite", file: ".data/metadata.sqlite" },

@@ -7,16 +7,11 @@ import { Construct } from "constructs";
 import { GRANT_HEADER } from "../../../contract/constants";
 import { CORS_GRANT } from "../../../contract/cors";
 import { imageResponseHeaders } from "../../../contract/responseHeaders";
+import { IMAGE_CACHE_TTL_SECONDS } from "../imageCachePolicy";
 import type { ImageBucket } from "./ImageBucket";
 
 /** Path pattern CloudFront sends to the origin service; everything else is an image read. */
 export const API_PATH_PATTERN = "/api/*";
-
-/**
- * Images never change under their id (a delete invalidates), so CloudFront may keep them as long as the
- * origin's `Cache-Control` says, up to a year. Browsers see the response headers policy's lifetime instead.
- */
-const IMAGE_EDGE_CACHE = { default: Duration.days(1), max: Duration.days(365) };
 
 /** What the distribution is built from. */
 export interface ImageDistributionProps {
@@ -61,9 +56,10 @@ export class ImageDistribution extends Construct {
     // alone identifies an image: a token, cookie or header in the key would only split the cache.
     const imagesCachePolicy = new cloudfront.CachePolicy(this, "ImagesCachePolicy", {
       comment: "image-gateway images: keyed by the object key alone",
-      defaultTtl: IMAGE_EDGE_CACHE.default,
-      minTtl: Duration.seconds(0),
-      maxTtl: IMAGE_EDGE_CACHE.max,
+      // The local gateway's played cache honours the same numbers (infra/aws/imageCachePolicy.ts).
+      defaultTtl: Duration.seconds(IMAGE_CACHE_TTL_SECONDS.default),
+      minTtl: Duration.seconds(IMAGE_CACHE_TTL_SECONDS.min),
+      maxTtl: Duration.seconds(IMAGE_CACHE_TTL_SECONDS.max),
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.none(),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
       headerBehavior: cloudfront.CacheHeaderBehavior.none(),

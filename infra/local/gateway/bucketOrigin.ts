@@ -1,8 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import send from "send";
 import { HttpError, NotFoundError } from "../../../contract/errors";
-import { errorResponse } from "../../../contract/responses";
 import type { FileImageStore } from "../../../origin/adapters/FileImageStore";
+import { IMAGE_CACHE_CONTROL } from "../../../origin/domain/constants";
+import { writeError } from "./errorAnswer";
+import type { ImageObject, ImageSource } from "./imageSource";
 
 /** Headers CloudFront forwards to S3 on a miss: conditions and ranges, nothing of the viewer's identity. */
 const FORWARDED_REQUEST_HEADERS = [
@@ -15,12 +18,34 @@ const FORWARDED_REQUEST_HEADERS = [
 ] as const;
 
 /**
- * The S3 origin of the local distribution: the objects of the file store, served from disk as S3 serves
- * them. `send` answers conditional and range requests (`ETag`/`If-None-Match` 304, `If-Match` 412,
- * `Range` 206/416, `Last-Modified`/`If-Modified-Since`), with the ETag and type the store keeps.
+ * The S3 origin of the local distribution: the objects of the file store, read from disk as S3 answers
+ * them. The played CloudFront cache opens an object to keep it; what it does not keep is served here by
+ * `send`, which answers conditional and range requests (`ETag`/`If-None-Match` 304, `If-Match` 412,
+ * `Range` 206/416, `Last-Modified`/`If-Modified-Since`) with the ETag and type the store keeps.
  */
-export class BucketOrigin {
+export class BucketOrigin implements ImageSource {
   public constructor(private readonly store: FileImageStore) {}
+
+  public async open(key: string): Promise<ImageObject | undefined> {
+    const object = await this.store.locate(key).catch(() => null);
+    if (object === null) throw storageUnavailable();
+    if (!object) return undefined;
+    return {
+      size: object.size,
+      contentType: object.contentType,
+      etag: object.eTag,
+      lastModified: object.lastModified,
+      // What S3 keeps with every image the origin writes (S3ImageStore); the file store needs no copy of it.
+      cacheControl: IMAGE_CACHE_CONTROL,
+      read: async () => {
+        // This very version: bytes written since under the same key are another object.
+        const chunks = await this.store.stream(key, { ifMatch: object.eTag }).catch(() => null);
+        if (chunks === null) throw storageUnavailable();
+        if (!chunks) throw new NotFoundError("No such image.");
+        return Readable.from(chunks);
+      },
+    };
+  }
 
   /**
    * Serves one object to `GET` or `HEAD`, with the response-headers policy's headers laid over the
@@ -68,8 +93,6 @@ export class BucketOrigin {
         .once("close", resolve);
     });
   }
-
-  public close(): void {}
 }
 
 function pick(headers: IncomingHttpHeaders, names: readonly string[]): IncomingHttpHeaders {
@@ -89,21 +112,4 @@ function toHttpError(status: number): HttpError {
 
 function storageUnavailable(): HttpError {
   return new HttpError(502, "storage_unavailable", "The image store could not be reached.");
-}
-
-/** Writes the contract's error JSON; of the policy's headers only CORS applies to it. */
-export function writeError(
-  response: ServerResponse,
-  error: unknown,
-  policyHeaders: Readonly<Record<string, string>> = {},
-): void {
-  const cors = Object.fromEntries(
-    Object.entries(policyHeaders).filter(([name]) => name.startsWith("access-control-") || name === "vary"),
-  );
-  const generated = errorResponse(error, cors);
-  response.writeHead(generated.status, {
-    ...generated.headers,
-    "content-length": Buffer.byteLength(generated.body),
-  });
-  response.end(generated.body);
 }

@@ -59,7 +59,7 @@ export function toViewerRequestEvent(
   };
 }
 
-/** Writes a response the edge generated, as CloudFront does. */
+/** Writes a response the edge generated, as CloudFront does (and says so in `X-Cache`). */
 export function writeGeneratedResponse(response: ServerResponse, generated: CloudFrontResultResponse): void {
   const body = generated.body ?? "";
   const bytes = generated.bodyEncoding === "base64" ? Buffer.from(body, "base64") : Buffer.from(body);
@@ -70,6 +70,7 @@ export function writeGeneratedResponse(response: ServerResponse, generated: Clou
     );
   }
   response.setHeader("content-length", bytes.byteLength);
+  response.setHeader("x-cache", "LambdaGeneratedResponse from cloudfront");
   response.statusCode = Number(generated.status);
   response.end(bytes);
 }

@@ -13,7 +13,11 @@ export async function listen(server: Server, port: number, host = "127.0.0.1"): 
   return (server.address() as AddressInfo).port;
 }
 
-/** Stops accepting, drops idle and open connections, and resolves once the server is closed. */
+/**
+ * Stops accepting and resolves once the server is closed, cutting every connection at once: for the
+ * gateway's loopback helpers, whose callers are gone by then. The viewer-facing server drains instead
+ * (`gateway/ViewerServer.ts`).
+ */
 export async function close(server: Server): Promise<void> {
   if (!server.listening) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));

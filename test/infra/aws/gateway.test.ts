@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRANT_HEADER } from "../../../contract/constants";
 import { IMAGE_CONTENT_SECURITY_POLICY } from "../../../contract/responseHeaders";
 import { EDGE_BUNDLE_LIMIT_BYTES } from "../../../infra/aws/bundle";
+import { IMAGE_CACHE_TTL_SECONDS } from "../../../infra/aws/imageCachePolicy";
 import {
   actionsOf,
   CDK_JSON_CONTEXT,
@@ -240,6 +241,10 @@ describe("the distribution", () => {
         EnableAcceptEncodingGzip: false,
         EnableAcceptEncodingBrotli: false,
       },
+      // The numbers the local gateway's played cache honours too.
+      MinTTL: IMAGE_CACHE_TTL_SECONDS.min,
+      DefaultTTL: IMAGE_CACHE_TTL_SECONDS.default,
+      MaxTTL: IMAGE_CACHE_TTL_SECONDS.max,
     });
   });
 

@@ -30,7 +30,7 @@ describe("readSettings", () => {
       bugoutTokenSecretArn: undefined,
       customDomain: undefined,
       priceClass: "PriceClass_All",
-      maxDirectUploadBytes: 1024 * 1024,
+      maxDirectUploadBytes: 1024 * 1024 - 16 * 1024,
       maxImageBytes: 20 * 1024 * 1024,
     });
     expect(settings.edge).toMatchObject({
@@ -132,7 +132,7 @@ describe("readSettings", () => {
       /"bugoutTokenSecretArn"/,
     ],
     [{ priceClass: "PriceClass_Cheap" }, /"priceClass" must be one of/],
-    [{ maxDirectUploadBytes: 2 * 1024 * 1024 }, /"maxDirectUploadBytes" must be from 1 to 1048576/],
+    [{ maxDirectUploadBytes: 2 * 1024 * 1024 }, /"maxDirectUploadBytes" must be from 1 to 1032192/],
     [{ maxImageBytes: 0 }, /"maxImageBytes"/],
   ])("refuses %j, naming the key", (context, message) => {
     expect(() => settingsFor(context)).toThrow(message);
