@@ -6,6 +6,7 @@ import {
   DEFAULT_DATA_DIR,
   DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
   DEFAULT_MAX_IMAGE_BYTES,
+  DEFAULT_MAX_IMAGE_PIXELS,
   DEFAULT_REGION,
   OBJECTS_DIRECTORY_NAME,
   SQLITE_FILE_NAME,
@@ -47,6 +48,10 @@ export interface OriginConfig {
   readonly maxDirectUploadBytes: number;
   /** Largest image the gateway stores by any route. */
   readonly maxImageBytes: number;
+  /** `MAX_IMAGE_PIXELS`: largest pixel count (width × height × frames) an upload may have. */
+  readonly maxImagePixels: number;
+  /** `STRIP_IMAGE_METADATA` (default on): remove EXIF, XMP and IPTC from every stored image. */
+  readonly stripImageMetadata: boolean;
   readonly images: ImageStoreConfig;
   readonly metadata: MetadataStoreConfig;
   /** CloudFront distribution to invalidate on delete; unset locally. */
@@ -83,6 +88,8 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
     imagesPrefix: input.imagesPrefix ?? DEFAULT_IMAGES_PREFIX,
     maxDirectUploadBytes: input.maxDirectUploadBytes ?? DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
     maxImageBytes: input.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    maxImagePixels: input.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
+    stripImageMetadata: input.stripImageMetadata ?? true,
     images:
       images.type === "file"
         ? { type: "file", directory: images.directory ?? join(dataDir, OBJECTS_DIRECTORY_NAME) }
@@ -104,6 +111,7 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
   }
   requireInteger("MAX_IMAGE_BYTES", config.maxImageBytes, 1, Number.MAX_SAFE_INTEGER);
   requireInteger("MAX_DIRECT_UPLOAD_BYTES", config.maxDirectUploadBytes, 1, config.maxImageBytes);
+  requireInteger("MAX_IMAGE_PIXELS", config.maxImagePixels, 1, Number.MAX_SAFE_INTEGER);
   if (!BUCKET_NAME_PATTERN.test(config.bucketName)) {
     throw new Error(`BUCKET_NAME "${config.bucketName}" is not a bucket name.`);
   }
@@ -135,6 +143,8 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
     imagesPrefix: env.IMAGES_PREFIX || undefined,
     maxDirectUploadBytes: optionalNumber(env.MAX_DIRECT_UPLOAD_BYTES),
     maxImageBytes: optionalNumber(env.MAX_IMAGE_BYTES),
+    maxImagePixels: optionalNumber(env.MAX_IMAGE_PIXELS),
+    stripImageMetadata: optionalBoolean("STRIP_IMAGE_METADATA", env.STRIP_IMAGE_METADATA),
     images: imagesFromEnv(env),
     metadata: metadataFromEnv(env, region),
     distributionId: env.DISTRIBUTION_ID || undefined,
@@ -176,6 +186,12 @@ function metadataFromEnv(env: NodeJS.ProcessEnv, region: string): OriginConfigIn
 // us-east-1, beside the edge).
 function optionalNumber(value: string | undefined): number | undefined {
   return value === undefined || value === "" ? undefined : Number(value);
+}
+
+function optionalBoolean(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "true" || value === "false") return value === "true";
+  throw new Error(`${name} must be "true" or "false", not "${value}".`);
 }
 
 function requireInteger(name: string, value: number, min: number, max: number): void {

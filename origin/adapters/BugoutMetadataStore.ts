@@ -500,6 +500,8 @@ function toRecord(resource: BroodResource): ImageRecord | undefined {
       "application/octet-stream",
     size: typeof data.size === "number" ? data.size : null,
     sha256: text(data.sha256) ?? null,
+    width: typeof data.width === "number" ? data.width : null,
+    height: typeof data.height === "number" ? data.height : null,
     created_at: isoTime(text(data.created_at)) ?? isoTime(resource.created_at) ?? resource.created_at,
     url: imageUrl({ journalId, entryId, imageId: id }),
   };

@@ -36,9 +36,13 @@ const MIGRATIONS: readonly string[] = [
      error_code    TEXT,
      error_message TEXT
    );`,
+  // Displayed size; rows written before it was kept read NULL, as the contract says.
+  `ALTER TABLE images ADD COLUMN width INTEGER;
+   ALTER TABLE images ADD COLUMN height INTEGER;`,
 ];
 
-const COLUMNS = "id, journal_id, entry_id, name, extension, content_type, size, sha256, created_at";
+const COLUMNS =
+  "id, journal_id, entry_id, name, extension, content_type, size, sha256, width, height, created_at";
 const UPLOAD_COLUMNS =
   "id, journal_id, entry_id, name, declared_size, created_at, expires_at, status, image_id, error_code, error_message";
 const LIST_ALL_PAGE_SIZE = 500;
@@ -72,7 +76,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.statements = {
       insert: db.prepare(
         `INSERT INTO images (${COLUMNS})
-         VALUES (@id, @journal_id, @entry_id, @name, @extension, @content_type, @size, @sha256, @created_at)
+         VALUES (@id, @journal_id, @entry_id, @name, @extension, @content_type, @size, @sha256, @width, @height,
+                 @created_at)
          ON CONFLICT (journal_id, entry_id, sha256) DO NOTHING`,
       ),
       get: db.prepare(`SELECT ${COLUMNS} FROM images WHERE ${byEntry} AND id = @imageId`),

@@ -11,6 +11,8 @@ export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
 export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES;
 /** `MAX_IMAGE_BYTES` default: 20 MiB. */
 export const DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+/** `MAX_IMAGE_PIXELS` default: 100 million, a 12,000 × 8,000 panorama; a decoded RGBA frame of 400 MB. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
 export const DEFAULT_DATA_DIR = ".data";
 export const DEFAULT_BUGOUT_API_URL = "https://auth.bugout.dev";
 export const DEFAULT_REGION = "us-east-1";

@@ -7,7 +7,14 @@ import type { UploadRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
 import { TYPE_SAMPLE_BYTES } from "./constants";
 import { EmptyFileError, ImageTooLargeError } from "./errors";
-import { detectImageType, discardObject, type StoreImageDeps, storeOnce } from "./imageWrites";
+import {
+  checkImage,
+  detectImageType,
+  discardObject,
+  type StoreImageDeps,
+  storeImageDepsOf,
+  storeOnce,
+} from "./imageWrites";
 import type { ReadOptions, StoredObjectInfo, UploadOutcome, UploadRecord } from "./ports";
 
 /** What finalizing a staged upload needs: what storing an image needs, and the limits. */
@@ -20,8 +27,7 @@ export interface FinalizeDeps extends StoreImageDeps {
 /** The finalize dependencies of the origin's. */
 export function finalizeDepsOf(deps: OriginDeps): FinalizeDeps {
   return {
-    ...deps,
-    imagesPrefix: deps.config.imagesPrefix,
+    ...storeImageDepsOf(deps),
     bucketName: deps.config.bucketName,
     maxImageBytes: deps.config.maxImageBytes,
   };
@@ -68,8 +74,8 @@ export async function finalizeS3Event(event: S3Event, deps: FinalizeDeps): Promi
 
 /**
  * Finalizes one staged upload, however often and however concurrently it is asked to: validates the
- * object (size from its head, type from its first bytes, SHA-256 over a stream, never trusting that the
- * presigned policy held), stores it as direct uploads are stored (deduplicated, copied store-side to its
+ * object (size from its head, then its bytes checked and cleaned as a direct upload's, never trusting
+ * that the presigned policy held), stores it as direct uploads are stored (deduplicated, written to its
  * key with the detected type, then recorded), settles the ticket, and removes the staged object. Bytes
  * that are no image settle it as rejected, with the reason kept.
  *
@@ -141,44 +147,57 @@ async function storeStaged(
 ): Promise<string> {
   if (staged.size === 0) throw new EmptyFileError();
   if (staged.size > deps.maxImageBytes) throw new ImageTooLargeError(deps.maxImageBytes);
-  // Every read and the copy are pinned to the version just measured, so the bytes checked are the bytes
-  // stored. (s3rver ignores If-Match; the size check after hashing is its weaker stand-in.)
+  // Every read is pinned to the version just measured, so the bytes checked are the bytes stored.
+  // (s3rver ignores If-Match; the size check after reading is its weaker stand-in.)
   const pinned: ReadOptions = { ifMatch: staged.eTag };
+  // The type first, from a ranged read: a staged file of another type is refused without reading it all.
   const start = await deps.images.readStart(staged.key, TYPE_SAMPLE_BYTES, pinned);
   if (!start) throw new StagedObjectGoneError();
-  const type = await detectImageType(start);
-  const sha256 = await hashObject(staged, pinned, deps);
+  await detectImageType(start);
+  const stagedBytes = await readObject(staged, pinned, deps);
+  const { bytes, facts } = await checkImage(stagedBytes, ticket.name, deps.imagePolicy);
 
   const image = {
     journalId: upload.journalId,
     entryId: upload.entryId,
-    imageId: imageIdOf(ticket.id, sha256),
+    imageId: imageIdOf(ticket.id, facts.sha256),
   };
-  const facts = { name: ticket.name, type, size: staged.size, sha256 };
   const { record } = await storeOnce(image, facts, deps, async (finalKey) => {
-    const copied = await deps.images.copy(staged.key, finalKey, { ...pinned, contentType: type.contentType });
-    if (!copied) throw new StagedObjectGoneError();
+    // Bytes with nothing to strip are copied store-side, pinned to the version checked; cleaned bytes
+    // are written. A racing delivery writes the same bytes to the same key, so a failed write is never
+    // cleaned up here: the object may be the one the other delivery recorded.
+    if (Buffer.from(bytes).equals(stagedBytes)) {
+      const contentType = facts.type.contentType;
+      if (!(await deps.images.copy(staged.key, finalKey, { ...pinned, contentType }))) {
+        throw new StagedObjectGoneError();
+      }
+    } else {
+      await deps.images.put(finalKey, bytes, { contentType: facts.type.contentType, sha256: facts.sha256 });
+    }
   });
   return record.id;
 }
 
-/** Hex SHA-256 of an object, read as a stream: never more than a chunk of it in memory. */
-async function hashObject(
+/**
+ * The staged object's bytes, read as a stream and gathered: the image is checked and cleaned as a whole
+ * (at most `MAX_IMAGE_BYTES`, measured before).
+ */
+async function readObject(
   staged: StoredObjectInfo,
   pinned: ReadOptions,
   deps: FinalizeDeps,
-): Promise<string> {
+): Promise<Buffer> {
   const chunks = await deps.images.stream(staged.key, pinned);
   if (!chunks) throw new StagedObjectGoneError();
-  const hash = createHash("sha256");
+  const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of chunks) {
     size += chunk.byteLength;
     if (size > staged.size) break;
-    hash.update(chunk);
+    parts.push(chunk);
   }
   if (size !== staged.size) throw new StagedObjectGoneError();
-  return hash.digest("hex");
+  return Buffer.concat(parts);
 }
 
 /**

@@ -4,14 +4,27 @@ import { HttpError } from "../../contract/errors";
 import { imageObjectKey, imageUrl } from "../../contract/keys";
 import { describeError } from "../../contract/log";
 import type { EntryRef, ImageRef } from "../../contract/types";
+import type { OriginDeps } from "../adapters/dependencies";
 import { ALLOWED_IMAGE_TYPES, type ImageType, TYPE_SAMPLE_BYTES } from "./constants";
 import { MetadataUnavailableError, UnsupportedTypeError } from "./errors";
+import { type ImagePolicy, prepareImage } from "./images";
 import type { ImageRecord, OriginServices, PutOutcome } from "./ports";
 import { objectKeyOf, refOf } from "./records";
 
 /** What storing an image needs. */
 export interface StoreImageDeps extends Pick<OriginServices, "images" | "metadata" | "log" | "now" | "uuid"> {
   readonly imagesPrefix: string;
+  /** How uploads are checked and cleaned before they are stored. */
+  readonly imagePolicy: ImagePolicy;
+}
+
+/** The storing dependencies of the origin's, from its configuration. */
+export function storeImageDepsOf<D extends OriginDeps>(deps: D): D & StoreImageDeps {
+  return {
+    ...deps,
+    imagesPrefix: deps.config.imagesPrefix,
+    imagePolicy: { maxPixels: deps.config.maxImagePixels, stripMetadata: deps.config.stripImageMetadata },
+  };
 }
 
 /** Bytes to store in an entry, with their sanitized display name. */
@@ -24,15 +37,51 @@ export interface ImageUpload {
 export interface ImageFacts {
   readonly name: string;
   readonly type: ImageType;
+  /** Of the bytes as stored. */
   readonly size: number;
-  /** Hex SHA-256 of the bytes. */
+  /** Hex SHA-256 of the bytes as stored. */
   readonly sha256: string;
+  /** Displayed pixel size, after orientation. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Bytes ready to store: checked, cleaned, and described. */
+export interface CheckedImage {
+  readonly bytes: Uint8Array;
+  readonly facts: ImageFacts;
 }
 
 /**
- * Stores a direct upload: its type comes from the bytes, then `storeOnce` writes it under a fresh id.
+ * Checks uploaded bytes by either route and prepares what is stored: the type from the magic numbers,
+ * then `prepareImage` (pixel limit from the header, metadata stripped, decoded in full); size and
+ * SHA-256 are of the bytes as stored, so the same upload twice still deduplicates.
  *
- * @throws {UnsupportedTypeError} when the bytes are not an allowed image type
+ * @throws {UnsupportedTypeError | InvalidImageError}
+ */
+export async function checkImage(
+  bytes: Uint8Array,
+  name: string,
+  policy: ImagePolicy,
+): Promise<CheckedImage> {
+  const type = await detectImageType(bytes);
+  const prepared = await prepareImage(bytes, type, policy);
+  const sha256 = createHash("sha256").update(prepared.bytes).digest("hex");
+  const facts: ImageFacts = {
+    name,
+    type,
+    size: prepared.bytes.byteLength,
+    sha256,
+    width: prepared.width,
+    height: prepared.height,
+  };
+  return { bytes: prepared.bytes, facts };
+}
+
+/**
+ * Stores a direct upload: checked and cleaned by `checkImage`, then `storeOnce` writes it under a fresh id.
+ *
+ * @throws {UnsupportedTypeError | InvalidImageError} when the bytes are not an allowed, valid image
  * @throws {StorageUnavailableError} when the object cannot be written (no record is written)
  * @throws {MetadataUnavailableError} when the record cannot be written (the object is removed)
  */
@@ -41,19 +90,29 @@ export async function storeImage(
   upload: ImageUpload,
   deps: StoreImageDeps,
 ): Promise<PutOutcome> {
-  const type = await detectImageType(upload.bytes);
-  const sha256 = createHash("sha256").update(upload.bytes).digest("hex");
-  const facts: ImageFacts = { name: upload.name, type, size: upload.bytes.byteLength, sha256 };
-  return storeOnce({ ...entry, imageId: deps.uuid() }, facts, deps, async (key) => {
-    try {
-      await deps.images.put(key, upload.bytes, { contentType: type.contentType, sha256 });
-    } catch (error) {
-      // The write may have landed before its answer was lost; the key is this upload's alone, so
-      // removing it can only remove what this failed upload left.
-      await discardObject(key, deps);
-      throw error;
-    }
-  });
+  const { bytes, facts } = await checkImage(upload.bytes, upload.name, deps.imagePolicy);
+  return storeOnce({ ...entry, imageId: deps.uuid() }, facts, deps, (key) =>
+    putNewObject(key, bytes, facts, deps),
+  );
+}
+
+/**
+ * Writes checked bytes to a key no one else writes. A failed write is cleaned up: it may have landed
+ * before its answer was lost, and the key is this upload's alone, so removing it can only remove what
+ * this failed upload left.
+ */
+export async function putNewObject(
+  key: string,
+  bytes: Uint8Array,
+  facts: ImageFacts,
+  deps: Pick<StoreImageDeps, "images" | "log">,
+): Promise<void> {
+  try {
+    await deps.images.put(key, bytes, { contentType: facts.type.contentType, sha256: facts.sha256 });
+  } catch (error) {
+    await discardObject(key, deps);
+    throw error;
+  }
 }
 
 /**
@@ -98,6 +157,8 @@ export async function recordImage(
     content_type: facts.type.contentType,
     size: facts.size,
     sha256: facts.sha256,
+    width: facts.width,
+    height: facts.height,
     created_at: new Date(deps.now()).toISOString(),
     url: imageUrl(image),
   };

@@ -16,10 +16,13 @@ export interface ImageRecord {
   readonly extension: string;
   /** The detected type, never the declared one. */
   readonly content_type: string;
-  /** In bytes; `null` only on a record the original design wrote, which never stored it. */
+  /** In bytes, as stored (after metadata stripping); `null` only on a record the original design wrote, which never stored it. */
   readonly size: number | null;
-  /** Hex SHA-256 of the bytes; `null` only on a record the original design wrote. */
+  /** Hex SHA-256 of the bytes as stored; `null` only on a record the original design wrote. */
   readonly sha256: string | null;
+  /** Displayed pixel size (after orientation); `null` on a record written before it was kept. */
+  readonly width: number | null;
+  readonly height: number | null;
   /** ISO 8601. */
   readonly created_at: string;
   /** The path that serves the bytes: `/journals/{j}/entries/{e}/images/{id}`. */

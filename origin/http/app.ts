@@ -10,7 +10,7 @@ import type { EntryRef, ImageRef, UploadRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
 import { deleteEntryImages, deleteImage } from "../domain/deletions";
 import { PayloadTooLargeError } from "../domain/errors";
-import { storeImage } from "../domain/imageWrites";
+import { storeImage, storeImageDepsOf } from "../domain/imageWrites";
 import { issueUploadTicket, readUploadRequest, readUploadStatus } from "../domain/uploadTickets";
 import { readUploadForm } from "./multipart";
 
@@ -41,7 +41,7 @@ const MAX_REQUEST_ID_LENGTH = 128;
  */
 export function createApp(deps: OriginDeps): Hono<OriginEnv> {
   const app = new Hono<OriginEnv>();
-  const storage = { ...deps, imagesPrefix: deps.config.imagesPrefix };
+  const storage = storeImageDepsOf(deps);
   const tickets = { ...deps, maxImageBytes: deps.config.maxImageBytes };
 
   app.use(logRequests(deps));

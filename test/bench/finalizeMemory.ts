@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { uploadOfStagingKey } from "../../contract/keys";
 import { S3ImageStore } from "../../origin/adapters/S3ImageStore";
 import { SqliteMetadataStore } from "../../origin/adapters/SqliteMetadataStore";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../../origin/domain/constants";
 import { type FinalizeDeps, finalizeUpload } from "../../origin/domain/finalize";
 import { testS3Client } from "../support/s3Server";
 import { memoryStatus, resetPeakRss } from "./stats";
@@ -35,6 +36,7 @@ const deps: FinalizeDeps = {
   imagesPrefix: "bench",
   bucketName: bucket,
   maxImageBytes: 256 * 1024 * 1024,
+  imagePolicy: { maxPixels: DEFAULT_MAX_IMAGE_PIXELS, stripMetadata: true },
   images: new S3ImageStore(client, bucket),
   metadata,
   log: () => undefined,

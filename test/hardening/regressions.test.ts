@@ -213,6 +213,8 @@ describe("defect: on Bugout, an upload of bytes the entry held answered 502 when
       content_type: "image/png",
       size: 3,
       sha256: "c".repeat(64),
+      width: 1,
+      height: 1,
       created_at: new Date().toISOString(),
       url: `/journals/journal-r/entries/entry-r/images/${id}`,
     });

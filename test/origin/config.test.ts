@@ -14,6 +14,8 @@ describe("originConfigFromEnv", () => {
       imagesPrefix: "dev",
       maxDirectUploadBytes: 1032192,
       maxImageBytes: 20971520,
+      maxImagePixels: 100_000_000,
+      stripImageMetadata: true,
       images: { type: "s3" },
       metadata: { type: "sqlite", file: ".data/metadata.sqlite" },
       distributionId: undefined,

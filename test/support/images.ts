@@ -41,10 +41,14 @@ export function png({ width, height, rgb, level = 6, chunks = [] }: PngOptions):
   );
 }
 
-/** A `width`×`height` PNG of a gradient; different `seed`s give different bytes. */
+/**
+ * A `width`×`height` PNG of a gradient; different `seed`s (below 2^24) give different bytes: the first
+ * pixel is the seed itself, since stored images keep no text chunk to tell them apart.
+ */
 export function pngBytes(width: number, height: number, seed = 0): Bytes {
   const rgb = new Uint8Array(width * height * 3).map((_, index) => (index * 7 + seed * 13) % 256);
-  return png({ width, height, rgb, chunks: [{ type: "tEXt", data: Buffer.from(`seed\0${seed}`) }] });
+  rgb.set([(seed >> 16) & 0xff, (seed >> 8) & 0xff, seed & 0xff], 0);
+  return png({ width, height, rgb });
 }
 
 /** A PNG of random pixels stored uncompressed: about `bytes` long, and different on every call. */
@@ -53,12 +57,26 @@ export function noisyPng(approximateBytes: number): Bytes {
   return png({ width: side, height: side, rgb: randomBytes(side * side * 3), level: 0 });
 }
 
-/** A PNG holding every byte value 0..255, both in a private chunk and in its (stored) pixels. */
+/**
+ * A PNG holding every byte value 0..255, both in a private chunk and in its (stored) pixels. The gateway
+ * stores it without the private chunk (`storedAllBytesPng`): the pixels still hold every value.
+ */
 export function allBytesPng(): Bytes {
   const every = Uint8Array.from({ length: 256 }, (_, value) => value);
-  const rgb = new Uint8Array(16 * 16 * 3).map((_, index) => index % 256);
-  return png({ width: 16, height: 16, rgb, level: 0, chunks: [{ type: "prVt", data: every }] });
+  return png({ ...ALL_BYTES_PIXELS, chunks: [{ type: "prVt", data: every }] });
 }
+
+/** `allBytesPng` as the gateway stores it: only the chunks that describe pixels. */
+export function storedAllBytesPng(): Bytes {
+  return png(ALL_BYTES_PIXELS);
+}
+
+const ALL_BYTES_PIXELS = {
+  width: 16,
+  height: 16,
+  rgb: new Uint8Array(16 * 16 * 3).map((_, index) => index % 256),
+  level: 0,
+} as const;
 
 /** An animated PNG: an `acTL` chunk before the image data. */
 export function animatedPng(): Bytes {
@@ -67,12 +85,13 @@ export function animatedPng(): Bytes {
   return png({ width: 2, height: 2, rgb: new Uint8Array(12), chunks: [{ type: "acTL", data: animation }] });
 }
 
-/** A JPEG's start: SOI and a JFIF APP0 segment, then EOI. */
+/** A 2×2 baseline JPEG (as sharp encodes it): it decodes. */
 export function jpeg(): Bytes {
   return bytes(
-    Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10),
-    Buffer.from("JFIF\0"),
-    Uint8Array.of(0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xd9),
+    Buffer.from(
+      "/9j/2wBDAAYEBQYFBAYGBQYHBwYIChAKCgkJChQODwwQFxQYGBcUFhYaHSUfGhsjHBYWICwgIyYnKSopGR8tMC0oMCUoKSj/2wBDAQcHBwoIChMKChMoGhYaKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCj/wAARCAACAAIDASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAb/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFAEBAAAAAAAAAAAAAAAAAAAABv/EABQRAQAAAAAAAAAAAAAAAAAAAAD/2gAMAwEAAhEDEQA/AJAAnHX/2Q==",
+      "base64",
+    ),
   );
 }
 
@@ -86,9 +105,14 @@ export function webp(): Bytes {
   return bytes(Buffer.from("UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==", "base64"));
 }
 
-/** An AVIF's `ftyp` box (major brand `avif`). */
+/** A 2×2 AVIF (as sharp encodes it): it decodes. */
 export function avif(): Bytes {
-  return ftyp("avif", ["avif", "mif1", "miaf"]);
+  return bytes(
+    Buffer.from(
+      "AAAAHGZ0eXBhdmlmAAAAAG1pZjFhdmlmbWlhZgAAANZtZXRhAAAAAAAAACFoZGxyAAAAAAAAAABwaWN0AAAAAAAAAAAAAAAAAAAAACJpbG9jAAAAAERAAAEAAQAAAAAA+gABAAAAAAAAACMAAAAjaWluZgAAAAAAAQAAABVpbmZlAgAAAAABAABhdjAxAAAAAA5waXRtAAAAAAABAAAAVmlwcnAAAAA4aXBjbwAAAAxhdjFDgSACAAAAABRpc3BlAAAAAAAAAAIAAAACAAAAEHBpeGkAAAAAAwgICAAAABZpcG1hAAAAAAAAAAEAAQOBAgMAAAArbWRhdBIACgc4ADaQENBpMhYZQmMEwAA0AACQQMkcYVdPizYnkb2A",
+      "base64",
+    ),
+  );
 }
 
 /** A HEIC's `ftyp` box: an image type the gateway does not take. */

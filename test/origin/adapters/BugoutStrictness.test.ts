@@ -403,6 +403,8 @@ function gatewayRecord(entry: { journalId: string; entryId: string }, hexDigit: 
     content_type: "image/png",
     size: 4,
     sha256: hexDigit.repeat(64),
+    width: 1,
+    height: 1,
     created_at: new Date().toISOString(),
     url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
   };

@@ -16,6 +16,8 @@ function record(entry: EntryRef, overrides: Partial<ImageRecord> = {}): ImageRec
     content_type: "image/png",
     size: 100 + counter,
     sha256: counter.toString(16).padStart(64, "0"),
+    width: 40 + counter,
+    height: 30 + counter,
     created_at: new Date(Date.UTC(2026, 10, 25, 12, 0, counter)).toISOString(),
     url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${id}`,
     ...overrides,

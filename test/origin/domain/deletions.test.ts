@@ -3,7 +3,7 @@ import { imageObjectKey } from "../../../contract/keys";
 import type { EntryRef } from "../../../contract/types";
 import { type DeleteImagesDeps, deleteEntryImages, deleteImage } from "../../../origin/domain/deletions";
 import { StorageUnavailableError } from "../../../origin/domain/errors";
-import { type StoreImageDeps, storeImage } from "../../../origin/domain/imageWrites";
+import { type StoreImageDeps, storeImage, storeImageDepsOf } from "../../../origin/domain/imageWrites";
 import type { ImageRecord } from "../../../origin/domain/ports";
 import { refOf } from "../../../origin/domain/records";
 import { pngBytes } from "../../support/images";
@@ -24,7 +24,7 @@ describe("deletions over a real S3-compatible server and SQLite", () => {
 
   /** What the app hands both deletes and uploads: the origin's own services under its prefix. */
   function deps(): DeleteImagesDeps & StoreImageDeps {
-    return { ...origin.deps, imagesPrefix: origin.deps.config.imagesPrefix };
+    return storeImageDepsOf(origin.deps);
   }
 
   /** Stores `count` different images in `entry`, one millisecond apart, oldest first. */

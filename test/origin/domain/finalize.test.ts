@@ -85,6 +85,8 @@ describe.each(METADATA_ADAPTERS)("finalizing presigned uploads on %s metadata", 
       content_type: "image/png",
       size: bytes.byteLength,
       sha256: sha256(bytes),
+      width: 32,
+      height: 24,
       created_at: new Date(origin.clock.now()).toISOString(),
       url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${record.id}`,
     });

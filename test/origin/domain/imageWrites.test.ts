@@ -15,6 +15,7 @@ import {
   recordImage,
   type StoreImageDeps,
   storeImage,
+  storeImageDepsOf,
   storeOnce,
 } from "../../../origin/domain/imageWrites";
 import type { MetadataStore } from "../../../origin/domain/ports";
@@ -34,7 +35,7 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
 
   /** What `storeImage` and friends get from the app: the origin's own stores under its prefix. */
   function deps(overrides: Partial<StoreImageDeps> = {}): StoreImageDeps {
-    return { ...origin.deps, imagesPrefix: origin.deps.config.imagesPrefix, ...overrides };
+    return { ...storeImageDepsOf(origin.deps), ...overrides };
   }
 
   /** Every object key of `entry`. */
@@ -49,7 +50,16 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
 
   function factsOf(bytes: Uint8Array, name = "holiday"): ImageFacts {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
-    return { name, type: PNG, size: bytes.byteLength, sha256 };
+    // A PNG's IHDR holds its width and height right after the signature and the chunk's length and type.
+    const header = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return {
+      name,
+      type: PNG,
+      size: bytes.byteLength,
+      sha256,
+      width: header.readUInt32BE(16),
+      height: header.readUInt32BE(20),
+    };
   }
 
   describe("storeImage", () => {

@@ -181,6 +181,8 @@ describe("npm run reconcile", () => {
       content_type: "image/png",
       size: 10,
       sha256: "b".repeat(64),
+      width: 2,
+      height: 2,
       created_at: new Date().toISOString(),
       url: `/journals/journal-cli/entries/entry-cli/images/${id}`,
     });

@@ -12,6 +12,8 @@ const RECORD: ImageRecord = {
   content_type: "image/png",
   size: 1234,
   sha256: "ab".repeat(32),
+  width: 4032,
+  height: 3024,
   created_at: "2026-11-25T12:00:00.000Z",
   url: "/journals/journal-1/entries/entry-7/images/3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71",
 };
