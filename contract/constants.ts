@@ -13,6 +13,8 @@ export const MAX_TOKEN_TTL_SECONDS = 3600;
 export const GRANT_TTL_SECONDS = 60;
 export const DEFAULT_JOURNALS_TIMEOUT_MS = 2000;
 export const DEFAULT_IMAGES_PREFIX = "dev";
+/** `VARIANT_WIDTHS` default: the widths `?w=` accepts. */
+export const DEFAULT_VARIANT_WIDTHS: readonly number[] = [160, 320, 640, 1280, 1920];
 
 /** Journal and entry ids; UUIDs fit. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;

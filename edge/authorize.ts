@@ -7,6 +7,7 @@ import { errorResponse, type GeneratedResponse, jsonResponse } from "../contract
 import { matchRoute, type Route } from "../contract/routes";
 import { type AccessClaims, signAccessToken, signGrant, verifyAccessToken } from "../contract/tokens";
 import type { EntryRef } from "../contract/types";
+import { variantObjectKey, variantOfRequest } from "../contract/variants";
 import type { BoundedCache } from "./BoundedCache";
 import type { EdgeConfig } from "./config";
 import { type HeaderValues, readAuthorization, readCredential } from "./credentials";
@@ -79,6 +80,9 @@ async function decide(
     case "health":
       return { action: "forward-to-origin", grant: undefined };
     case "image": {
+      // Checked before any credential: a width or format nobody offers costs no network call either.
+      const accept = request.headers.accept?.join(",");
+      const variant = variantOfRequest(request.querystring, accept, deps.config.variantWidths);
       const credential = readCredential(request.querystring, request.headers);
       if (credential.kind === "token") {
         const claims = await verifyToken(credential.token, deps);
@@ -93,7 +97,9 @@ async function decide(
           "An image read needs an access token or an Authorization header.",
         );
       }
-      return { action: "read-image", objectKey: imageObjectKey(deps.config.imagesPrefix, route) };
+      const prefix = deps.config.imagesPrefix;
+      const objectKey = variant ? variantObjectKey(prefix, route, variant) : imageObjectKey(prefix, route);
+      return { action: "read-image", objectKey };
     }
     case "access": {
       await checkEntryAccess(requireAuthorization(readAuthorization(request.headers)), route, deps);

@@ -2,11 +2,13 @@ import {
   DEFAULT_IMAGES_PREFIX,
   DEFAULT_JOURNALS_TIMEOUT_MS,
   DEFAULT_TOKEN_TTL_SECONDS,
+  DEFAULT_VARIANT_WIDTHS,
   IMAGES_PREFIX_PATTERN,
   MAX_TOKEN_TTL_SECONDS,
 } from "../contract/constants";
 import type { KeySource } from "../contract/keyLoaders";
 import { keySourceFromEnv } from "../contract/keyLoaders";
+import { parseVariantWidths } from "../contract/variants";
 
 /**
  * Everything the edge needs to know. Lambda@Edge has no environment variables, so on AWS this object is
@@ -22,6 +24,8 @@ export interface EdgeConfig {
   readonly corsAllowedOrigins: readonly string[];
   /** First segment(s) of every object key. */
   readonly imagesPrefix: string;
+  /** `VARIANT_WIDTHS`: the only widths `?w=` may ask for. */
+  readonly variantWidths: readonly number[];
   /** How long an allow from the journals API is remembered; never longer than a token lives. */
   readonly decisionCacheTtlSeconds: number;
   readonly decisionCacheMaxEntries: number;
@@ -47,6 +51,7 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
     tokenTtlSeconds,
     corsAllowedOrigins: input.corsAllowedOrigins ?? [],
     imagesPrefix: input.imagesPrefix ?? DEFAULT_IMAGES_PREFIX,
+    variantWidths: input.variantWidths ?? DEFAULT_VARIANT_WIDTHS,
     decisionCacheTtlSeconds: Math.min(
       input.decisionCacheTtlSeconds ?? DEFAULT_DECISION_CACHE_TTL_SECONDS,
       tokenTtlSeconds,
@@ -73,6 +78,8 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
       `IMAGES_PREFIX "${config.imagesPrefix}" must be path segments with no leading or trailing /.`,
     );
   }
+  // The same check as the environment's, so a baked-in list is held to it too.
+  parseVariantWidths(config.variantWidths.join(","));
   for (const origin of config.corsAllowedOrigins) {
     if (!isOrigin(origin)) throw new Error(`CORS_ALLOWED_ORIGINS entry "${origin}" is not an origin.`);
   }
@@ -96,6 +103,7 @@ export function edgeConfigFromEnv(env: NodeJS.ProcessEnv, fallback?: Partial<Edg
         ? parseOriginList(env.CORS_ALLOWED_ORIGINS)
         : fallback?.corsAllowedOrigins,
     imagesPrefix: env.IMAGES_PREFIX || fallback?.imagesPrefix,
+    variantWidths: env.VARIANT_WIDTHS ? parseVariantWidths(env.VARIANT_WIDTHS) : fallback?.variantWidths,
     signingKeys: keySourceFromEnv(env) ?? fallback?.signingKeys ?? { type: "env", variable: "SIGNING_KEYS" },
   });
 }

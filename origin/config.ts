@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import { DEFAULT_IMAGES_PREFIX, IMAGES_PREFIX_PATTERN } from "../contract/constants";
+import { DEFAULT_IMAGES_PREFIX, DEFAULT_VARIANT_WIDTHS, IMAGES_PREFIX_PATTERN } from "../contract/constants";
 import { type KeySource, keySourceFromEnv, secretRegion } from "../contract/keyLoaders";
+import { parseVariantWidths } from "../contract/variants";
 import {
   DEFAULT_BUGOUT_API_URL,
   DEFAULT_DATA_DIR,
@@ -52,6 +53,8 @@ export interface OriginConfig {
   readonly maxImagePixels: number;
   /** `STRIP_IMAGE_METADATA` (default on): remove EXIF, XMP and IPTC from every stored image. */
   readonly stripImageMetadata: boolean;
+  /** `VARIANT_WIDTHS`: the preset widths variants are made in. */
+  readonly variantWidths: readonly number[];
   readonly images: ImageStoreConfig;
   readonly metadata: MetadataStoreConfig;
   /** CloudFront distribution to invalidate on delete; unset locally. */
@@ -90,6 +93,7 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
     maxImageBytes: input.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     maxImagePixels: input.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS,
     stripImageMetadata: input.stripImageMetadata ?? true,
+    variantWidths: input.variantWidths ?? DEFAULT_VARIANT_WIDTHS,
     images:
       images.type === "file"
         ? { type: "file", directory: images.directory ?? join(dataDir, OBJECTS_DIRECTORY_NAME) }
@@ -145,6 +149,7 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
     maxImageBytes: optionalNumber(env.MAX_IMAGE_BYTES),
     maxImagePixels: optionalNumber(env.MAX_IMAGE_PIXELS),
     stripImageMetadata: optionalBoolean("STRIP_IMAGE_METADATA", env.STRIP_IMAGE_METADATA),
+    variantWidths: parseVariantWidths(env.VARIANT_WIDTHS),
     images: imagesFromEnv(env),
     metadata: metadataFromEnv(env, region),
     distributionId: env.DISTRIBUTION_ID || undefined,
@@ -162,6 +167,24 @@ function imagesFromEnv(env: NodeJS.ProcessEnv): OriginConfigInput["images"] {
   const type = env.IMAGE_STORE || "s3";
   if (type !== "s3" && type !== "file") throw new Error(`IMAGE_STORE must be "s3" or "file", not "${type}".`);
   return { type };
+}
+
+/** What the variant generator reads: the bucket and the limits, none of the origin's secrets. */
+export type GeneratorConfig = Pick<
+  OriginConfig,
+  "bucketName" | "imagesPrefix" | "variantWidths" | "maxImagePixels" | "s3Endpoint" | "region"
+>;
+
+/**
+ * The generator's configuration names (`BUCKET_NAME`, `IMAGES_PREFIX`, `VARIANT_WIDTHS`,
+ * `MAX_IMAGE_PIXELS`), checked as the origin's are.
+ *
+ * @throws {Error} naming the setting that is missing or wrong
+ */
+export function generatorConfigFromEnv(env: NodeJS.ProcessEnv): GeneratorConfig {
+  const { bucketName, imagesPrefix, variantWidths, maxImagePixels, s3Endpoint, region } =
+    originConfigFromEnv(env);
+  return { bucketName, imagesPrefix, variantWidths, maxImagePixels, s3Endpoint, region };
 }
 
 function metadataFromEnv(env: NodeJS.ProcessEnv, region: string): OriginConfigInput["metadata"] {

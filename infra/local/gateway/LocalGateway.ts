@@ -15,6 +15,7 @@ import { type EdgeConfig, edgeConfigFromEnv } from "../../../edge/config";
 import { createEdgeDeps } from "../../../edge/dependencies";
 import { createViewerRequestHandler, isGeneratedResponse } from "../../../edge/handler";
 import type { Invalidator } from "../../../origin/domain/ports";
+import type { VariantAnswer } from "../../../origin/http/variantHandler";
 import { IMAGE_CACHE_TTL_SECONDS } from "../../aws/imageCachePolicy";
 import { JournalsApiServer } from "../demo/JournalsApiServer";
 import { type LocalStorage, openLocalStorage } from "../storage/LocalStorage";
@@ -28,6 +29,7 @@ import { hostError, originUrl, publicUrlOf } from "./hosts";
 import type { ImageSource } from "./imageSource";
 import { listen } from "./listen";
 import { type DemoUser, demoAccess, loadOrCreateDemoUsers, loadOrCreateSigningKeys } from "./localState";
+import { OriginGroup } from "./OriginGroup";
 import { createViewerServer, type ViewerTimeouts } from "./ViewerServer";
 
 /**
@@ -38,6 +40,11 @@ export interface LocalOrigin {
   fetch(request: Request): Response | Promise<Response>;
   /** Handles an S3 notification of objects created under the staging prefix (finalizes uploads). */
   finalize(event: S3Event): Promise<void>;
+  /**
+   * The image behaviour's failover origin, the variant generator: asked for a key the store lacks, it
+   * makes and stores a preset variant, or answers the contract's 404.
+   */
+  failover(method: string, key: string): Promise<VariantAnswer>;
   /** The limits the demo page chooses its upload route by. */
   readonly uploadLimits: { readonly maxDirectUploadBytes: number; readonly maxImageBytes: number };
   close(): Promise<void>;
@@ -152,9 +159,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     });
     parts.push(storage);
     const uploads = storage.door;
-    const bucket = storage.objects;
+    // The image behaviour's origin group: the bucket, and on its miss the variant generator.
+    const group = new OriginGroup(storage.objects, (key) => origin.failover("GET", `/${key}`));
     const images = new CachedImages({
-      source: options.wrapImageSource ? options.wrapImageSource(bucket) : bucket,
+      source: options.wrapImageSource ? options.wrapImageSource(group) : group,
       cache,
       ttls: IMAGE_CACHE_TTL_SECONDS,
     });
@@ -235,7 +243,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       const forwarded = result as CloudFrontRequest;
       const cors = corsHeaders(request.headers.origin, edgeConfig.corsAllowedOrigins);
       if (path.startsWith("/api/")) return forwardToOrigin(origin, forwarded, request, response, cors);
-      const policy = { ...imageResponseHeaders(edgeConfig.tokenTtlSeconds), ...cors };
+      const headers = imageResponseHeaders(edgeConfig.tokenTtlSeconds);
+      const policy = { ...headers, ...cors, vary: [cors.vary, headers.vary].filter(Boolean).join(", ") };
       return images.serve(forwarded.uri.slice(1), request, response, policy);
     };
 

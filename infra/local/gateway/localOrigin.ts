@@ -5,6 +5,7 @@ import { originConfigFromEnv } from "../../../origin/config";
 import type { UploadSigner } from "../../../origin/domain/ports";
 import { createApp } from "../../../origin/http/app";
 import { createOriginHandler } from "../../../origin/http/handler";
+import { answerVariantRequest, variantDepsOf } from "../../../origin/http/variantHandler";
 import type { OriginFactory } from "./LocalGateway";
 
 const LAMBDA_CONTEXT = {} as Context;
@@ -41,10 +42,12 @@ export const createLocalOrigin: OriginFactory = async ({
     log,
   });
   const app = createApp(deps);
+  const variants = variantDepsOf(config, deps.images, log);
   const handler = createOriginHandler(async () => deps, log);
   return {
     fetch: (request) => app.fetch(request),
     finalize: (event) => handler(event, LAMBDA_CONTEXT),
+    failover: (method, path) => answerVariantRequest(method, path, variants),
     uploadLimits: { maxDirectUploadBytes: config.maxDirectUploadBytes, maxImageBytes: config.maxImageBytes },
     close: () => deps.metadata.close(),
   };
