@@ -24,9 +24,10 @@ const OBJECT_CONCURRENCY = 8;
 export async function deleteImage(image: ImageRef, deps: DeleteImagesDeps): Promise<ImageRecord | undefined> {
   const record = await deps.metadata.delete(image);
   if (!record) return undefined;
+  // One wildcard path covers the original's key and every variant's (their keys start with it).
   await removeObjects([record], deps, () => [
     imageUrl(image),
-    `/${imageObjectKey(deps.imagesPrefix, image)}`,
+    `/${imageObjectKey(deps.imagesPrefix, image)}*`,
   ]);
   return record;
 }
@@ -59,9 +60,12 @@ async function removeObjects(
   deps: DeleteImagesDeps,
   invalidationPaths: () => string[],
 ): Promise<void> {
-  const settled = await settleEach(records, OBJECT_CONCURRENCY, (record) =>
-    deleteObject(objectKeyOf(deps.imagesPrefix, record), deps),
-  );
+  const settled = await settleEach(records, OBJECT_CONCURRENCY, async (record) => {
+    const key = objectKeyOf(deps.imagesPrefix, record);
+    const outcome = await deleteObject(key, deps);
+    if (outcome.fate === "deleted") await deleteVariants(key, deps);
+    return outcome;
+  });
   const outcomes = settled.map((result) =>
     result.status === "fulfilled" ? result.value : { fate: "unknown" as const, error: result.reason },
   );
@@ -107,6 +111,27 @@ async function deleteObject(key: string, deps: DeleteImagesDeps): Promise<Object
     } catch {
       return { fate: "unknown", error };
     }
+  }
+}
+
+/**
+ * Deletes the variants stored beside an original that is gone. A variant left behind is only garbage:
+ * nothing lists it, the CDN's copies are invalidated with the original's, and reconcile finds it (a
+ * variant without its image's record), so a failure is logged, never thrown.
+ */
+async function deleteVariants(imageKey: string, deps: DeleteImagesDeps): Promise<void> {
+  try {
+    const variants: string[] = [];
+    for await (const object of deps.images.list(`${imageKey}.`)) variants.push(object.key);
+    await settleEach(variants, OBJECT_CONCURRENCY, async (key) => {
+      try {
+        await deps.images.delete(key);
+      } catch (error) {
+        deps.log({ level: "error", event: "orphan_object", object_key: key, error: describeError(error) });
+      }
+    });
+  } catch (error) {
+    deps.log({ level: "error", event: "orphan_variants", object_key: imageKey, error: describeError(error) });
   }
 }
 

@@ -1,6 +1,7 @@
 import { imageOfKey } from "../../contract/keys";
 import { describeError } from "../../contract/log";
 import type { ImageRef } from "../../contract/types";
+import { variantOfKey } from "../../contract/variants";
 import { settleEach } from "./concurrency";
 import { LEGACY_IMAGE_TYPES, TYPE_SAMPLE_BYTES } from "./constants";
 import { UnsupportedTypeError } from "./errors";
@@ -48,7 +49,10 @@ export interface MissingObject {
 }
 
 export interface ReconcileReport {
-  /** Objects under the images prefix that no record names (older than the grace period). */
+  /**
+   * Objects under the images prefix that no record names (older than the grace period): originals, and
+   * variants whose image has no record.
+   */
   readonly orphanObjects: readonly string[];
   /** The orphan objects removed (`fix` only). */
   readonly removedObjects: readonly string[];
@@ -102,16 +106,19 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const graceMs = options.graceMs ?? DEFAULT_RECONCILE_GRACE_MS;
   // Objects are listed before records: an upload writes its object first, so any record listed next
   // whose object was not listed really lacks it (or is being deleted, which the recheck sees).
-  const objects = new Map<string, ImageRef>();
+  // Each object by the image it belongs to: an original's key names it, and a variant's key starts with
+  // its original's. A variant has no record of its own; it is an orphan when its image has none.
+  const objects = new Map<string, { readonly image: ImageRef; readonly imageKey: string }>();
   let recentObjects = 0;
   const youngest = deps.now() - graceMs;
   const ages = new Map<string, number>();
   for await (const object of deps.images.list(`${deps.imagesPrefix}/`)) {
     const image = imageOfKey(deps.imagesPrefix, object.key);
-    if (!image) continue;
+    const owner = image ? { image, imageKey: object.key } : variantOfKey(deps.imagesPrefix, object.key);
+    if (!owner) continue;
     if (object.lastModified.getTime() > youngest) recentObjects += 1;
     else {
-      objects.set(object.key, image);
+      objects.set(object.key, { image: owner.image, imageKey: owner.imageKey });
       ages.set(object.key, object.lastModified.getTime());
     }
   }
@@ -125,14 +132,14 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     if (!objects.has(key)) missingCandidates.push({ key, record });
   }
 
-  const orphanCandidates = [...objects].filter(([key]) => !recorded.has(key));
+  const orphanCandidates = [...objects].filter(([, owner]) => !recorded.has(owner.imageKey));
   // The gateway's own records carry a SHA-256; the original design's never did.
   const oldestOwn = records.reduce<number | undefined>((oldest, record) => {
     const time = record.sha256 === null ? Number.NaN : Date.parse(record.created_at);
     return Number.isFinite(time) && (oldest === undefined || time < oldest) ? time : oldest;
   }, undefined);
-  const orphanChecks = await settleEach(orphanCandidates, CHECK_CONCURRENCY, async ([key, image]) =>
-    (await deps.metadata.get(image)) ? undefined : key,
+  const orphanChecks = await settleEach(orphanCandidates, CHECK_CONCURRENCY, async ([key, owner]) =>
+    (await deps.metadata.get(owner.image)) ? undefined : key,
   );
   const orphanObjects = foundOrThrow(orphanChecks);
 
