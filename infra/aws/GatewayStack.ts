@@ -6,6 +6,7 @@ import type { Construct } from "constructs";
 import { ImageBucket } from "./constructs/ImageBucket";
 import { ImageDistribution } from "./constructs/ImageDistribution";
 import { OriginService } from "./constructs/OriginService";
+import { VariantGenerator } from "./constructs/VariantGenerator";
 import { type EdgeStack, readSigningKeysStatement } from "./EdgeStack";
 import type { GatewaySettings } from "./settings";
 
@@ -16,8 +17,10 @@ export interface GatewayStackProps extends StackProps {
   readonly edgeStack: EdgeStack;
   /** Directory holding the edge bundle (`index.mjs`), configuration baked in. */
   readonly edgeCodeDirectory: string;
-  /** Directory holding the origin bundle (`index.mjs`). */
+  /** Directory holding the origin bundle (`index.mjs`) and sharp's arm64 runtime. */
   readonly originCodeDirectory: string;
+  /** Directory holding the variant generator bundle (`index.mjs`) and sharp's arm64 runtime. */
+  readonly generatorCodeDirectory: string;
 }
 
 /**
@@ -27,6 +30,7 @@ export interface GatewayStackProps extends StackProps {
 export class GatewayStack extends Stack {
   public readonly images: ImageBucket;
   public readonly origin: OriginService;
+  public readonly variants: VariantGenerator;
   public readonly delivery: ImageDistribution;
   public readonly viewerRequest: cloudfront.experimental.EdgeFunction;
   public readonly bugoutAccessToken: secretsmanager.ISecret;
@@ -52,6 +56,8 @@ export class GatewayStack extends Stack {
       imagesPrefix: settings.edge.imagesPrefix,
       maxDirectUploadBytes: settings.maxDirectUploadBytes,
       maxImageBytes: settings.maxImageBytes,
+      maxImagePixels: settings.maxImagePixels,
+      stripImageMetadata: settings.stripImageMetadata,
       bugoutApiUrl: settings.bugoutApiUrl,
       bugoutApplicationId: settings.bugoutApplicationId,
       bugoutAccessToken: this.bugoutAccessToken,
@@ -81,12 +87,21 @@ export class GatewayStack extends Stack {
       readSigningKeysStatement(settings.account, settings.signingKeysSecretName),
     );
 
+    this.variants = new VariantGenerator(this, "Variants", {
+      codeDirectory: props.generatorCodeDirectory,
+      bucket: this.images.bucket,
+      imagesPrefix: settings.edge.imagesPrefix,
+      variantWidths: settings.edge.variantWidths,
+      maxImagePixels: settings.maxImagePixels,
+    });
+
     this.delivery = new ImageDistribution(this, "Delivery", {
       images: this.images,
       imagesPrefix: settings.edge.imagesPrefix,
       tokenTtlSeconds: settings.edge.tokenTtlSeconds,
       corsAllowedOrigins: settings.edge.corsAllowedOrigins,
       apiOrigin: this.origin.origin,
+      variantOrigin: this.variants.origin,
       viewerRequest: this.viewerRequest.currentVersion,
       priceClass: settings.priceClass,
       customDomain: settings.customDomain,

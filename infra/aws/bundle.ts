@@ -1,4 +1,4 @@
-import { mkdir, stat } from "node:fs/promises";
+import { cp, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BuildOptions, build } from "esbuild";
@@ -44,13 +44,54 @@ export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<B
  * helpers (`@aws-sdk/s3-presigned-post`) are bundled: the runtime does not promise them.
  */
 export async function bundleOrigin(outdir: string): Promise<BundleResult> {
-  return bundleFunction("origin/http/handler.ts", outdir, {
-    external: ["@aws-sdk/client-*", "better-sqlite3"],
+  return bundleImageFunction("origin/http/handler.ts", outdir, ["better-sqlite3"]);
+}
+
+/**
+ * Bundles the variant generator (the origin group's failover origin, behind a function URL) into
+ * `index.mjs`, sharp beside it as for the origin.
+ */
+export async function bundleGenerator(outdir: string): Promise<BundleResult> {
+  return bundleImageFunction("origin/http/variantHandler.ts", outdir, []);
+}
+
+/**
+ * sharp for Lambda (Linux, arm64, glibc): its JavaScript and the `@img/sharp-linux-arm64` and
+ * `@img/sharp-libvips-linux-arm64` binaries. npm skips optional packages of another platform, and
+ * refuses them as plain dependencies (EBADPLATFORM), so the root `postinstall` installs this folder's
+ * lockfile with `--os=linux --cpu=arm64 --libc=glibc`: after `npm install`, bundling needs no network.
+ */
+export const SHARP_RUNTIME_MODULES = join(ROOT, "infra/aws/sharp-runtime/node_modules");
+/** The native parts an asset must carry for sharp to load on Lambda's arm64. */
+export const SHARP_ARM64_PACKAGES = ["@img/sharp-linux-arm64", "@img/sharp-libvips-linux-arm64"] as const;
+
+/**
+ * A function that processes images: bundled with sharp external (a native module esbuild cannot
+ * bundle), which is copied with its arm64 binaries into the asset's `node_modules`.
+ *
+ * @throws {Error} when the arm64 sharp runtime is not installed (run `npm install`)
+ */
+async function bundleImageFunction(
+  entry: string,
+  outdir: string,
+  external: readonly string[],
+): Promise<BundleResult> {
+  for (const name of SHARP_ARM64_PACKAGES) {
+    await stat(join(SHARP_RUNTIME_MODULES, name)).catch(() => {
+      throw new Error(
+        `${name} is missing from ${SHARP_RUNTIME_MODULES}: run npm install (its postinstall adds it).`,
+      );
+    });
+  }
+  const result = await bundleFunction(entry, outdir, {
+    external: ["@aws-sdk/client-*", "sharp", ...external],
     // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
     banner: {
       js: 'import { createRequire as __bannerCreateRequire } from "node:module"; const require = __bannerCreateRequire(import.meta.url);',
     },
   });
+  await cp(SHARP_RUNTIME_MODULES, join(outdir, "node_modules"), { recursive: true, dereference: true });
+  return result;
 }
 
 /** One Lambda function as one minified ESM file, `index.mjs`, for Node 20 and later. */

@@ -1,6 +1,6 @@
 import { dirname, join } from "node:path";
 import { type App, Tags } from "aws-cdk-lib";
-import { type BundleResult, bundleEdge, bundleOrigin } from "./bundle";
+import { type BundleResult, bundleEdge, bundleGenerator, bundleOrigin } from "./bundle";
 import { EdgeStack } from "./EdgeStack";
 import { GatewayStack } from "./GatewayStack";
 import { type GatewaySettings, readSettings, type SettingsEnvironment } from "./settings";
@@ -10,7 +10,11 @@ export interface GatewayStacks {
   readonly settings: GatewaySettings;
   readonly edge: EdgeStack;
   readonly gateway: GatewayStack;
-  readonly bundles: { readonly edge: BundleResult; readonly origin: BundleResult };
+  readonly bundles: {
+    readonly edge: BundleResult;
+    readonly origin: BundleResult;
+    readonly generator: BundleResult;
+  };
 }
 
 /**
@@ -23,9 +27,10 @@ export interface GatewayStacks {
 export async function addGatewayStacks(app: App, env?: SettingsEnvironment): Promise<GatewayStacks> {
   const settings = readSettings(app.node, env);
   const bundleRoot = join(app.outdir, "bundles");
-  const [edgeBundle, originBundle] = await Promise.all([
+  const [edgeBundle, originBundle, generatorBundle] = await Promise.all([
     bundleEdge(join(bundleRoot, "edge"), settings.edge),
     bundleOrigin(join(bundleRoot, "origin")),
+    bundleGenerator(join(bundleRoot, "generator")),
   ]);
 
   Tags.of(app).add("project", "image-gateway");
@@ -40,6 +45,12 @@ export async function addGatewayStacks(app: App, env?: SettingsEnvironment): Pro
     edgeStack: edge,
     edgeCodeDirectory: dirname(edgeBundle.file),
     originCodeDirectory: dirname(originBundle.file),
+    generatorCodeDirectory: dirname(generatorBundle.file),
   });
-  return { settings, edge, gateway, bundles: { edge: edgeBundle, origin: originBundle } };
+  return {
+    settings,
+    edge,
+    gateway,
+    bundles: { edge: edgeBundle, origin: originBundle, generator: generatorBundle },
+  };
 }

@@ -1,12 +1,18 @@
 import { PriceClass } from "aws-cdk-lib/aws-cloudfront";
 import type { Node } from "constructs";
-import { DEFAULT_IMAGES_PREFIX, DEFAULT_TOKEN_TTL_SECONDS } from "../../contract/constants";
+import {
+  DEFAULT_IMAGES_PREFIX,
+  DEFAULT_TOKEN_TTL_SECONDS,
+  DEFAULT_VARIANT_WIDTHS,
+} from "../../contract/constants";
+import { parseVariantWidths } from "../../contract/variants";
 import { type EdgeConfig, parseOriginList, resolveEdgeConfig } from "../../edge/config";
 import {
   ALB_LAMBDA_MAX_BODY_BYTES,
   DEFAULT_BUGOUT_API_URL,
   DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
   DEFAULT_MAX_IMAGE_BYTES,
+  DEFAULT_MAX_IMAGE_PIXELS,
   MULTIPART_OVERHEAD_BYTES,
 } from "../../origin/domain/constants";
 
@@ -57,6 +63,10 @@ export interface GatewaySettings {
   readonly priceClass: PriceClass;
   readonly maxDirectUploadBytes: number;
   readonly maxImageBytes: number;
+  /** `MAX_IMAGE_PIXELS`, for the origin's uploads and the variant generator. */
+  readonly maxImagePixels: number;
+  /** `STRIP_IMAGE_METADATA`: off only for apps that need EXIF. */
+  readonly stripImageMetadata: boolean;
 }
 
 /** Where settings come from besides context: the CDK CLI exports the credentials' account and region. */
@@ -91,14 +101,17 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
   const signingKeysSecretName = `${stackName}/signing-keys`;
   // A partial ARN names the secret before it exists, and carries its region for the origin to read.
   const signingKeysSecretId = `arn:aws:secretsmanager:${EDGE_REGION}:${account}:secret:${signingKeysSecretName}`;
-  const edge = withContextKey("journalsApiUrl, tokenTtlSeconds, corsAllowedOrigins or imagesPrefix", () =>
-    resolveEdgeConfig({
-      journalsApiUrl: optionalString(context, "journalsApiUrl") ?? PLACEHOLDER_JOURNALS_API_URL,
-      tokenTtlSeconds: optionalInteger(context, "tokenTtlSeconds") ?? DEFAULT_TOKEN_TTL_SECONDS,
-      corsAllowedOrigins: optionalList(context, "corsAllowedOrigins") ?? [],
-      imagesPrefix: optionalString(context, "imagesPrefix") ?? DEFAULT_IMAGES_PREFIX,
-      signingKeys: { type: "secrets-manager", secretId: signingKeysSecretId, region: EDGE_REGION },
-    }),
+  const edge = withContextKey(
+    "journalsApiUrl, tokenTtlSeconds, corsAllowedOrigins, imagesPrefix or variantWidths",
+    () =>
+      resolveEdgeConfig({
+        journalsApiUrl: optionalString(context, "journalsApiUrl") ?? PLACEHOLDER_JOURNALS_API_URL,
+        tokenTtlSeconds: optionalInteger(context, "tokenTtlSeconds") ?? DEFAULT_TOKEN_TTL_SECONDS,
+        corsAllowedOrigins: optionalList(context, "corsAllowedOrigins") ?? [],
+        imagesPrefix: optionalString(context, "imagesPrefix") ?? DEFAULT_IMAGES_PREFIX,
+        variantWidths: optionalWidths(context, "variantWidths") ?? DEFAULT_VARIANT_WIDTHS,
+        signingKeys: { type: "secrets-manager", secretId: signingKeysSecretId, region: EDGE_REGION },
+      }),
   );
 
   const bugoutApiUrl = optionalString(context, "bugoutApiUrl") ?? DEFAULT_BUGOUT_API_URL;
@@ -149,6 +162,10 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     Math.min(maxImageBytes, ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES),
   );
 
+  const maxImagePixels = optionalInteger(context, "maxImagePixels") ?? DEFAULT_MAX_IMAGE_PIXELS;
+  requireRange("maxImagePixels", maxImagePixels, 1, Number.MAX_SAFE_INTEGER);
+  const stripImageMetadata = optionalBoolean(context, "stripImageMetadata") ?? true;
+
   return {
     stackName,
     account,
@@ -164,6 +181,8 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     priceClass,
     maxDirectUploadBytes,
     maxImageBytes,
+    maxImagePixels,
+    stripImageMetadata,
   };
 }
 
@@ -209,6 +228,25 @@ function optionalInteger(context: Context, key: string): number | undefined {
     throw new Error(`Context "${key}" must be a whole number, not ${JSON.stringify(value)}.`);
   }
   return number;
+}
+
+function optionalBoolean(context: Context, key: string): boolean | undefined {
+  const value = context(key);
+  if (value === undefined || value === null || value === "") return undefined;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new Error(`Context "${key}" must be true or false, not ${JSON.stringify(value)}.`);
+}
+
+/** Widths as a JSON list of numbers or one comma-separated string, checked as `VARIANT_WIDTHS` is. */
+function optionalWidths(context: Context, key: string): readonly number[] | undefined {
+  const value = context(key);
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "string") return parseVariantWidths(value);
+  if (Array.isArray(value) && value.every((item) => typeof item === "number")) {
+    return parseVariantWidths(value.join(","));
+  }
+  throw new Error(`Context "${key}" must be a list of widths or one comma-separated string.`);
 }
 
 function optionalList(context: Context, key: string): string[] | undefined {

@@ -24,10 +24,15 @@ export class S3ImageStore implements ImageStore {
    * @param client configured for the bucket's region, or for an S3-compatible endpoint
    * @param listPageSize keys per listing request; S3 caps it at 1000
    */
+  /**
+   * @param deniedIsMissing read S3's `AccessDenied` as an absent object: right for a role that may read
+   *   every key it asks for but may not list the bucket, to which S3 answers a missing key with 403
+   */
   public constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly listPageSize = 1000,
+    private readonly deniedIsMissing = false,
   ) {}
 
   /** Writes the bytes with their detected type; S3 checks them against the SHA-256 on arrival. */
@@ -172,10 +177,17 @@ export class S3ImageStore implements ImageStore {
     try {
       return await call();
     } catch (error) {
-      if (reading && isMissingObject(error)) return undefined;
+      if (reading && (isMissingObject(error) || (this.deniedIsMissing && isAccessDenied(error)))) {
+        return undefined;
+      }
       throw new StorageUnavailableError(`The image store could not ${what} the image.`, error);
     }
   }
+}
+
+function isAccessDenied(error: unknown): boolean {
+  const { name, $metadata } = (error ?? {}) as { name?: unknown; $metadata?: { httpStatusCode?: number } };
+  return name === "AccessDenied" || $metadata?.httpStatusCode === 403;
 }
 
 // HEAD answers carry no body, so a missing object is only a bare 404 ("NotFound"); GET names it, and a

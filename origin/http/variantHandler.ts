@@ -120,7 +120,9 @@ export function variantDepsOf(
 export const handler = createVariantHandler(() => {
   if (!deployed) {
     const config = generatorConfigFromEnv(process.env);
-    deployed = variantDepsOf(config, new S3ImageStore(s3ClientFor(config), config.bucketName), consoleLog);
+    // The generator's role may not list the bucket (see VariantGenerator): a missing original is a 403.
+    const images = new S3ImageStore(s3ClientFor(config), config.bucketName, undefined, true);
+    deployed = variantDepsOf(config, images, consoleLog);
   }
   return deployed;
 });

@@ -21,6 +21,8 @@ export interface ImageDistributionProps {
   readonly corsAllowedOrigins: readonly string[];
   /** The origin service (load balancer) for `/api/*`. */
   readonly apiOrigin: cloudfront.IOrigin;
+  /** The variant generator's function URL: the images origin group's failover origin. */
+  readonly variantOrigin: cloudfront.IOrigin;
   /** The viewer-request function version, replicated by Lambda@Edge. */
   readonly viewerRequest: lambda.IVersion;
   readonly priceClass: cloudfront.PriceClass;
@@ -28,9 +30,18 @@ export interface ImageDistributionProps {
 }
 
 /**
+ * The bucket's answers the images origin group fails over on: with Origin Access Control and no list
+ * permission S3 answers a missing key with 403, with list permission 404. CloudFront fails over only
+ * GET, HEAD and OPTIONS requests, which are all this behaviour allows.
+ */
+export const VARIANT_FAILOVER_STATUS_CODES = [403, 404] as const;
+
+/**
  * The CloudFront distribution. Every request meets the viewer-request function first. Image paths
- * (the default behavior) go to the private bucket through Origin Access Control with a cache key of the
- * rewritten path alone; `/api/*` goes to the origin service uncached, carrying the edge's grant.
+ * (the default behavior) go to an origin group: the private bucket through Origin Access Control first,
+ * with a cache key of the rewritten path alone; when it lacks the key, the variant generator, which
+ * makes and stores a preset variant or answers the contract's 404. `/api/*` goes to the origin service
+ * uncached, carrying the edge's grant.
  */
 export class ImageDistribution extends Construct {
   public readonly distribution: cloudfront.Distribution;
@@ -48,8 +59,15 @@ export class ImageDistribution extends Construct {
     });
     // `withOriginAccessControl` would grant the distribution the whole bucket; this origin carries the
     // OAC and the bucket policy grants the images prefix alone (ImageBucket.allowDistributionReads).
-    const imagesOrigin = origins.S3BucketOrigin.withBucketDefaults(props.images.bucket, {
+    const bucketOrigin = origins.S3BucketOrigin.withBucketDefaults(props.images.bucket, {
       originAccessControlId: imagesAccess.originAccessControlId,
+    });
+    // aws-samples/image-optimization's pattern: a stored variant (or original) is an S3 read; a missing
+    // one is made once by the generator, stored, and from then on read from S3 like any object.
+    const imagesOrigin = new origins.OriginGroup({
+      primaryOrigin: bucketOrigin,
+      fallbackOrigin: props.variantOrigin,
+      fallbackStatusCodes: [...VARIANT_FAILOVER_STATUS_CODES],
     });
 
     // The viewer-request function rewrites the path to the object key and drops the query, so the path
@@ -81,6 +99,12 @@ export class ImageDistribution extends Construct {
       customHeadersBehavior: {
         customHeaders: [
           { header: "Cache-Control", value: required(headers, "cache-control"), override: true },
+          // The format follows Accept under one URL; with CORS, the allowed origin varies it too.
+          {
+            header: "Vary",
+            value: cors ? `Origin, ${required(headers, "vary")}` : required(headers, "vary"),
+            override: true,
+          },
         ],
       },
       corsBehavior: cors,

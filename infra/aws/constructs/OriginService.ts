@@ -34,6 +34,8 @@ export interface OriginServiceProps {
   readonly imagesPrefix: string;
   readonly maxDirectUploadBytes: number;
   readonly maxImageBytes: number;
+  readonly maxImagePixels: number;
+  readonly stripImageMetadata: boolean;
   readonly bugoutApiUrl: string;
   readonly bugoutApplicationId: string;
   readonly bugoutAccessToken: secretsmanager.ISecret;
@@ -124,6 +126,8 @@ export class OriginService extends Construct {
         IMAGES_PREFIX: props.imagesPrefix,
         MAX_DIRECT_UPLOAD_BYTES: String(props.maxDirectUploadBytes),
         MAX_IMAGE_BYTES: String(props.maxImageBytes),
+        MAX_IMAGE_PIXELS: String(props.maxImagePixels),
+        STRIP_IMAGE_METADATA: String(props.stripImageMetadata),
         METADATA_STORE: "bugout",
         BUGOUT_API_URL: props.bugoutApiUrl,
         BUGOUT_APPLICATION_ID: props.bugoutApplicationId,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { type CfnElement, Stack } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
@@ -7,7 +8,8 @@ import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRANT_HEADER } from "../../../contract/constants";
 import { IMAGE_CONTENT_SECURITY_POLICY } from "../../../contract/responseHeaders";
-import { EDGE_BUNDLE_LIMIT_BYTES } from "../../../infra/aws/bundle";
+import { EDGE_BUNDLE_LIMIT_BYTES, ROOT } from "../../../infra/aws/bundle";
+import { GENERATOR_MEMORY_MB } from "../../../infra/aws/constructs/VariantGenerator";
 import { IMAGE_CACHE_TTL_SECONDS } from "../../../infra/aws/imageCachePolicy";
 import {
   actionsOf,
@@ -73,6 +75,24 @@ const distributionConfig = () =>
     CacheBehaviors: Record<string, unknown>[];
     Origins: Record<string, unknown>[];
   };
+interface OriginGroup {
+  Id: string;
+  FailoverCriteria: { StatusCodes: { Items: number[]; Quantity: number } };
+  Members: { Items: { OriginId: string }[]; Quantity: number };
+}
+const originGroups = () =>
+  ((distributionConfig() as { OriginGroups?: { Items: OriginGroup[] } }).OriginGroups?.Items ??
+    []) as OriginGroup[];
+/** The origin access controls by the kind of origin they sign for. */
+const accessControlOf = (kind: "s3" | "lambda") => {
+  const found = Object.entries(gateway.findResources("AWS::CloudFront::OriginAccessControl")).filter(
+    ([, resource]) => resource.Properties.OriginAccessControlConfig.OriginAccessControlOriginType === kind,
+  );
+  expect(found, kind).toHaveLength(1);
+  const [id, resource] = found[0] as [string, { Properties: Record<string, unknown> }];
+  return { id, properties: resource.Properties };
+};
+const bucketAccessControl = () => accessControlOf("s3");
 const behaviors = () => [distributionConfig().DefaultCacheBehavior, ...distributionConfig().CacheBehaviors];
 const apiBehavior = () => distributionConfig().CacheBehaviors.find((b) => b.PathPattern === "/api/*");
 /** What cdk.json answers the lookup of com.amazonaws.global.cloudfront.origin-facing with. */
@@ -185,7 +205,7 @@ describe("the image bucket", () => {
 describe("the distribution", () => {
   it("reaches the bucket through Origin Access Control, signing every request", () => {
     // Prepare
-    const oac = only(gateway, "AWS::CloudFront::OriginAccessControl");
+    const oac = bucketAccessControl();
     const bucketOrigin = distributionConfig().Origins.find((origin) => "S3OriginConfig" in origin);
 
     // Assess
@@ -201,12 +221,14 @@ describe("the distribution", () => {
     });
   });
 
-  it("sends image paths (the default behavior) to the bucket for GET, HEAD and OPTIONS", () => {
+  it("sends image paths (the default behavior) to the bucket first, for GET, HEAD and OPTIONS", () => {
     const bucketOrigin = distributionConfig().Origins.find((origin) => "S3OriginConfig" in origin);
+    const [group] = originGroups();
     expect(distributionConfig().DefaultCacheBehavior).toMatchObject({
-      TargetOriginId: bucketOrigin?.Id,
+      TargetOriginId: group?.Id,
       AllowedMethods: ["GET", "HEAD", "OPTIONS"],
     });
+    expect(group?.Members.Items[0]?.OriginId).toBe(bucketOrigin?.Id);
   });
 
   it("runs the edge function on viewer-request on every behavior, and nothing else", () => {
@@ -261,7 +283,10 @@ describe("the distribution", () => {
       ContentSecurityPolicy: { ContentSecurityPolicy: IMAGE_CONTENT_SECURITY_POLICY, Override: true },
     });
     expect(config.CustomHeadersConfig).toEqual({
-      Items: [{ Header: "Cache-Control", Value: `private, max-age=${TOKEN_TTL_SECONDS}`, Override: true }],
+      Items: [
+        { Header: "Cache-Control", Value: `private, max-age=${TOKEN_TTL_SECONDS}`, Override: true },
+        { Header: "Vary", Value: "Origin, Accept", Override: true },
+      ],
     });
   });
 
@@ -400,6 +425,8 @@ describe("the origin function", () => {
       IMAGES_PREFIX,
       MAX_DIRECT_UPLOAD_BYTES: String(synth.settings.maxDirectUploadBytes),
       MAX_IMAGE_BYTES: String(synth.settings.maxImageBytes),
+      MAX_IMAGE_PIXELS: "100000000",
+      STRIP_IMAGE_METADATA: "true",
       METADATA_STORE: "bugout",
       BUGOUT_API_URL: "https://auth.bugout.dev",
       BUGOUT_APPLICATION_ID: "bugout-app-1",
@@ -474,6 +501,152 @@ describe("the origin function", () => {
       (fn) => fn.Properties.Role?.["Fn::GetAtt"]?.[0] === originRoleId(),
     );
     expect(users).toHaveLength(1);
+  });
+});
+
+describe("the variant generator behind the images origin group", () => {
+  const generatorFunctionId = () => logicalId(synth.gateway.variants.function);
+  const generatorRoleId = () => logicalId(synth.gateway.variants.role);
+  const generatorOrigin = () =>
+    distributionConfig().Origins.find(
+      (origin) => origin.Id === originGroups()[0]?.Members.Items[1]?.OriginId,
+    );
+
+  it("fails over from the bucket to the generator on the bucket's 403 and 404 only", () => {
+    // Prepare
+    const [group] = originGroups();
+    const bucketOrigin = distributionConfig().Origins.find((origin) => "S3OriginConfig" in origin);
+
+    // Assess
+    expect(originGroups()).toHaveLength(1);
+    expect(group?.FailoverCriteria.StatusCodes).toEqual({ Items: [403, 404], Quantity: 2 });
+    expect(group?.Members.Items.map((member) => member.OriginId)).toEqual([
+      bucketOrigin?.Id,
+      generatorOrigin()?.Id,
+    ]);
+    expect(apiBehavior()?.TargetOriginId).not.toBe(group?.Id);
+  });
+
+  it("reaches the generator's function URL signed by a Lambda origin access control, over HTTPS", () => {
+    // Prepare
+    const oac = accessControlOf("lambda");
+    const url = only(gateway, "AWS::Lambda::Url");
+
+    // Assess
+    expect(oac.properties.OriginAccessControlConfig).toMatchObject({
+      SigningBehavior: "always",
+      SigningProtocol: "sigv4",
+    });
+    expect(url.properties).toMatchObject({
+      AuthType: "AWS_IAM",
+      InvokeMode: "BUFFERED",
+      TargetFunctionArn: { "Fn::GetAtt": [generatorFunctionId(), "Arn"] },
+    });
+    expect(generatorOrigin()).toMatchObject({
+      OriginAccessControlId: { "Fn::GetAtt": [oac.id, "Id"] },
+      CustomOriginConfig: { OriginProtocolPolicy: "https-only" },
+    });
+    expect(JSON.stringify(generatorOrigin()?.DomainName)).toContain(url.id);
+  });
+
+  it("may be invoked by this distribution alone, through its URL", () => {
+    // Prepare
+    const url = only(gateway, "AWS::Lambda::Url");
+    const permissions = Object.values(gateway.findResources("AWS::Lambda::Permission"))
+      .map((resource) => resource.Properties)
+      .filter((properties) => JSON.stringify(properties.FunctionName).includes(url.id));
+    const thisDistribution = [
+      ":cloudfront::",
+      { Ref: "AWS::AccountId" },
+      ":distribution/",
+      { Ref: distributionId() },
+    ];
+
+    // Assess
+    expect(permissions).toHaveLength(2);
+    for (const permission of permissions) {
+      expect(permission.Principal).toBe("cloudfront.amazonaws.com");
+      expect(permission.SourceArn["Fn::Join"][1]).toEqual(expect.arrayContaining(thisDistribution));
+    }
+    expect(permissions.map((permission) => permission.Action).sort()).toEqual([
+      "lambda:InvokeFunction",
+      "lambda:InvokeFunctionUrl",
+    ]);
+    expect(permissions.find((p) => p.Action === "lambda:InvokeFunction")?.InvokedViaFunctionUrl).toBe(true);
+  });
+
+  it("runs on Node.js 22 (arm64) with measured memory, inside CloudFront's 30 s origin wait", () => {
+    gateway.hasResourceProperties("AWS::Lambda::Function", {
+      Role: { "Fn::GetAtt": [generatorRoleId(), "Arn"] },
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+      MemorySize: GENERATOR_MEMORY_MB,
+      Timeout: 28,
+      Environment: {
+        Variables: {
+          BUCKET_NAME: { Ref: bucketId() },
+          IMAGES_PREFIX,
+          VARIANT_WIDTHS: "160,320,640,1280,1920",
+          MAX_IMAGE_PIXELS: "100000000",
+        },
+      },
+    });
+  });
+
+  it("reads originals and writes variant keys under the images prefix, and nothing else", () => {
+    // Prepare
+    const resources = gateway.toJSON().Resources;
+    const policies = Object.values(gateway.findResources("AWS::IAM::Policy")).filter((policy) =>
+      policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === generatorRoleId()),
+    );
+    const logGroup = resources[generatorFunctionId()].Properties.LoggingConfig.LogGroup.Ref;
+
+    // Assess
+    expect(resources[generatorRoleId()].Properties.ManagedPolicyArns).toBeUndefined();
+    expect(policies).toHaveLength(1);
+    expect(policies[0]?.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: { "Fn::GetAtt": [logGroup, "Arn"] },
+      },
+      {
+        Sid: "ReadOriginals",
+        Effect: "Allow",
+        Action: "s3:GetObject",
+        Resource: bucketObjects(`${IMAGES_PREFIX}/*`),
+      },
+      {
+        Sid: "WriteVariants",
+        Effect: "Allow",
+        Action: "s3:PutObject",
+        Resource: bucketObjects(`${IMAGES_PREFIX}/*/entries/*/images/*.w*`),
+      },
+    ]);
+  });
+
+  it("ships sharp with its Linux arm64 binaries in the generator's and the origin's assets", async () => {
+    for (const bundle of [synth.bundles.generator, synth.bundles.origin]) {
+      // Prepare
+      const modules = join(dirname(bundle.file), "node_modules");
+      const addon = join(modules, "@img/sharp-linux-arm64/lib/sharp-linux-arm64-0.35.5.node");
+      const libvips = (await readdir(join(modules, "@img/sharp-libvips-linux-arm64/lib"))).find((file) =>
+        file.startsWith("libvips-cpp.so"),
+      );
+
+      // Assess: the root's sharp, and ELF files for AArch64 (e_machine 0xB7)
+      const sharpVersion = JSON.parse(readFileSync(join(modules, "sharp/package.json"), "utf8")).version;
+      expect(sharpVersion).toBe(
+        JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies.sharp,
+      );
+      expect(libvips).toBeDefined();
+      for (const file of [addon, join(modules, "@img/sharp-libvips-linux-arm64/lib", libvips as string)]) {
+        const header = readFileSync(file).subarray(0, 20);
+        expect(header.subarray(0, 4).toString("latin1"), file).toBe("\x7fELF");
+        expect(header.readUInt16LE(18), file).toBe(0xb7);
+      }
+      expect(readFileSync(bundle.file, "utf8")).toMatch(/from"sharp"|from "sharp"/);
+    }
   });
 });
 
