@@ -12,6 +12,7 @@ describe("resolveEdgeConfig", () => {
       tokenTtlSeconds: 300,
       corsAllowedOrigins: [],
       imagesPrefix: "dev",
+      variantWidths: [160, 320, 640, 1280, 1920],
       decisionCacheTtlSeconds: 60,
       decisionCacheMaxEntries: 5000,
       signingKeys: keys,
@@ -28,6 +29,8 @@ describe("resolveEdgeConfig", () => {
     [{ imagesPrefix: "/dev" }, /IMAGES_PREFIX/],
     [{ imagesPrefix: "dev/" }, /IMAGES_PREFIX/],
     [{ imagesPrefix: "../dev" }, /IMAGES_PREFIX/],
+    [{ variantWidths: [0, 320] }, /VARIANT_WIDTHS/],
+    [{ variantWidths: [320.5] }, /VARIANT_WIDTHS/],
     [{ corsAllowedOrigins: ["https://notes.example.com/"] }, /CORS_ALLOWED_ORIGINS/],
     [{ corsAllowedOrigins: ["*"] }, /CORS_ALLOWED_ORIGINS/],
   ])("refuses %o", (change, message) => {

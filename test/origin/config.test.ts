@@ -16,6 +16,7 @@ describe("originConfigFromEnv", () => {
       maxImageBytes: 20971520,
       maxImagePixels: 100_000_000,
       stripImageMetadata: true,
+      variantWidths: [160, 320, 640, 1280, 1920],
       images: { type: "s3" },
       metadata: { type: "sqlite", file: ".data/metadata.sqlite" },
       distributionId: undefined,

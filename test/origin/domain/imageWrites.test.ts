@@ -85,6 +85,8 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
           content_type: "image/png",
           size: bytes.byteLength,
           sha256: createHash("sha256").update(bytes).digest("hex"),
+          width: 3,
+          height: 2,
           created_at: new Date(origin.clock.now()).toISOString(),
           url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${imageId}`,
         },

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page, type Request } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
@@ -73,14 +74,20 @@ describe.runIf(hasChromium)("the demo page, in Chromium", () => {
     const figure = page.getByTestId("image");
     await figure.waitFor();
     const img = figure.locator("img");
+    // A srcset candidate's natural width is in CSS pixels of its slot; the bytes hold the real size.
     await expect
-      .poll(() => img.evaluate((element: HTMLImageElement) => element.complete && element.naturalWidth))
-      .toBe(64);
+      .poll(() => img.evaluate((element: HTMLImageElement) => element.complete && element.naturalWidth > 0))
+      .toBe(true);
+    const chosen = await img.evaluate((element: HTMLImageElement) => element.currentSrc);
+    const variant = await fetch(chosen);
+    expect((await sharp(new Uint8Array(await variant.arrayBuffer())).metadata()).width).toBe(64);
     const src = await img.getAttribute("src");
     await page.screenshot({ path: join(SCREENSHOTS, "demo-page.png"), fullPage: true });
 
     // Assess: rendered from the gateway's own image URL, with an access token
-    expect(src).toMatch(/^\/journals\/alice-travel\/entries\/lisbon-2026\/images\/[0-9a-f-]{36}\?token=eyJ/);
+    expect(src).toMatch(
+      /^\/journals\/alice-travel\/entries\/lisbon-2026\/images\/[0-9a-f-]{36}\?w=640&token=eyJ/,
+    );
     const alice = gateway.demoUsers?.[0] as DemoUser;
     const listing = await fetch(`${gateway.url}/api/journals/alice-travel/entries/lisbon-2026/images`, {
       headers: { authorization: alice.authorization },

@@ -1,0 +1,177 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import type { ImageRecord } from "../../../../origin/domain/ports";
+import type { Bytes } from "../../../support/images";
+import { uploadForm } from "../../../support/origin";
+import { MARK, MEADOW_PATH, MEADOW_SIZE, phonePhoto } from "../../../support/photos";
+
+/** Debian's Chromium; no browser is downloaded. `.ci/run` installs it when missing. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium && process.env.CI === "true") {
+  throw new Error(
+    `Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium).`,
+  );
+}
+
+describe.runIf(hasChromium)("variants and upright photos, in Chromium", () => {
+  let dataDir: string;
+  let gateway: LocalGateway;
+  let browser: Browser;
+  let page: Page;
+  let alice: DemoUser;
+  const entryPath = "/journals/alice-travel/entries/kyoto-2026";
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "variants-chromium-"));
+    gateway = await startLocalGateway({
+      env: { DATA_DIR: dataDir },
+      createOrigin: createLocalOrigin,
+      port: 0,
+      log: () => undefined,
+    });
+    alice = gateway.demoUsers?.[0] as DemoUser;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function upload(bytes: Bytes, filename: string): Promise<ImageRecord> {
+    const response = await fetch(`${gateway.url}/api${entryPath}/images`, {
+      method: "POST",
+      headers: { authorization: alice.authorization },
+      body: uploadForm(bytes, { filename }),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as ImageRecord;
+  }
+
+  it("the demo gallery downloads variants, not originals (performance entries)", async () => {
+    // Prepare: three real photographs in the entry, larger than any gallery cell
+    const photo = await readFile(MEADOW_PATH);
+    const records = [
+      await upload(new Uint8Array(photo), "meadow.jpg"),
+      await upload(new Uint8Array(await sharp(photo).flop().jpeg({ quality: 90 }).toBuffer()), "flop.jpg"),
+      await upload(new Uint8Array(await sharp(photo).flip().jpeg({ quality: 90 }).toBuffer()), "flip.jpg"),
+    ];
+
+    // Act: open the page on that entry, as a person would
+    await page.goto(`${gateway.url}/`);
+    await page.getByTestId("entry").selectOption("alice-travel/kyoto-2026");
+    await expect.poll(() => page.getByTestId("image").count(), { timeout: 20_000 }).toBe(3);
+    await expect
+      .poll(() =>
+        page.evaluate(() =>
+          [...document.querySelectorAll<HTMLImageElement>("#gallery img")].every(
+            (img) => img.complete && img.naturalWidth > 0,
+          ),
+        ),
+      )
+      .toBe(true);
+    const downloads = await page.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .filter((entry) => new URL(entry.name).pathname.includes("/images/"))
+        .map((entry) => {
+          const timing = entry as PerformanceResourceTiming;
+          return { url: entry.name, bytes: timing.encodedBodySize };
+        }),
+    );
+
+    // Assess: every image came as a preset variant in a modern format, none as the original
+    expect(downloads.length).toBeGreaterThanOrEqual(records.length);
+    for (const { url } of downloads) {
+      const width = new URL(url).searchParams.get("w");
+      expect(url, "a variant").toMatch(/[?&]w=\d+/);
+      expect([160, 320, 640]).toContain(Number(width));
+    }
+    for (const record of records) {
+      expect(downloads.some(({ url }) => new URL(url).pathname === record.url)).toBe(true);
+    }
+    const variantBytes = downloads.reduce((total, { bytes }) => total + bytes, 0);
+    const originalBytes = records.reduce((total, record) => total + (record.size ?? 0), 0);
+    expect(variantBytes).toBeLessThan(originalBytes / 2);
+    const served = await fetch(downloads[0]?.url as string, {
+      headers: { accept: "image/avif,image/webp,*/*" },
+    });
+    expect(served.headers.get("content-type")).toBe("image/avif");
+  }, 60_000);
+
+  it("displays a phone photo with EXIF orientation 6 upright, its mark top left", async () => {
+    // Prepare
+    const record = await upload(await phonePhoto(), "phone.jpg");
+    const token = (await (
+      await fetch(`${gateway.url}/api${entryPath}/access`, {
+        method: "POST",
+        headers: { authorization: alice.authorization },
+      })
+    ).json()) as { token: string };
+
+    // Act: Chromium draws the original and a variant as a page would
+    await page.goto(`${gateway.url}/`);
+    const drawn = await page.evaluate(
+      async ({ urls, mark }) =>
+        Promise.all(
+          urls.map(async (url) => {
+            const img = new Image();
+            img.src = url;
+            await img.decode();
+            const canvas = document.createElement("canvas");
+            canvas.width = img.naturalWidth;
+            canvas.height = img.naturalHeight;
+            const context = canvas.getContext("2d") as CanvasRenderingContext2D;
+            context.drawImage(img, 0, 0);
+            const inside = Math.floor((mark / 4) * (img.naturalWidth / 480));
+            return {
+              width: img.naturalWidth,
+              height: img.naturalHeight,
+              corner: [...context.getImageData(inside, inside, 1, 1).data.slice(0, 3)],
+              opposite: [
+                ...context.getImageData(img.naturalWidth - 2, img.naturalHeight - 2, 1, 1).data.slice(0, 3),
+              ],
+            };
+          }),
+        ),
+      {
+        urls: [`${record.url}?token=${token.token}`, `${record.url}?w=320&token=${token.token}`],
+        mark: MARK.size,
+      },
+    );
+
+    // Assess: landscape as displayed, the red mark in the top-left corner and not elsewhere
+    const [original, variant] = drawn as [(typeof drawn)[0], (typeof drawn)[0]];
+    expect([original.width, original.height]).toEqual([MEADOW_SIZE.width, MEADOW_SIZE.height]);
+    expect([variant.width, variant.height]).toEqual([
+      320,
+      Math.round((320 * MEADOW_SIZE.height) / MEADOW_SIZE.width),
+    ]);
+    for (const { corner, opposite } of [original, variant]) {
+      expect(corner[0]).toBeGreaterThan(180);
+      expect(corner[1]).toBeLessThan(90);
+      expect(corner[2]).toBeLessThan(90);
+      expect((opposite[0] as number) > 180 && (opposite[1] as number) < 90).toBe(false);
+    }
+  }, 60_000);
+});
