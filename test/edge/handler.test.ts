@@ -68,6 +68,51 @@ describe.each(["image-query-token", "image-cookie", "image-authorization"])(
   },
 );
 
+describe("viewer-request image-variant-token", () => {
+  it("folds the normalized width and Accept's format into the object key, and drops the query", async () => {
+    // Prepare: w=0640, an unknown parameter, Chromium's Accept
+    const event = withToken(loadEvent("image-variant-token"), await token());
+
+    // Act
+    const result = await run(event);
+
+    // Assess
+    if (!result || isResponse(result)) throw new Error(`expected the request, got ${JSON.stringify(result)}`);
+    const request = result as CloudFrontRequest;
+    expect(request.uri).toBe(`${OBJECT_URI}.w640.avif`);
+    expect(request.querystring).toBe("");
+    expect(journals.calls).toHaveLength(0);
+  });
+
+  it("keys a viewer without AVIF or WebP to the original's own format", async () => {
+    // Prepare
+    const event = withToken(loadEvent("image-variant-token"), await token());
+    const request = event.Records[0]?.cf.request as CloudFrontRequest;
+    request.headers.accept = [{ key: "Accept", value: "image/png,image/*;q=0.8" }];
+
+    // Act
+    const result = (await run(event)) as CloudFrontRequest;
+
+    // Assess
+    expect(result.uri).toBe(`${OBJECT_URI}.w640.original`);
+  });
+
+  it("answers a width that is not a preset with 400 invalid_variant, before any credential is checked", async () => {
+    // Prepare
+    const event = loadEvent("image-variant-token");
+    (event.Records[0]?.cf.request as CloudFrontRequest).querystring = "w=641&token=not-a-token";
+
+    // Act
+    const result = await run(event);
+
+    // Assess
+    if (!isResponse(result)) throw new Error("expected a response");
+    expect(result.status).toBe("400");
+    expect(JSON.parse(result.body ?? "").error.code).toBe("invalid_variant");
+    expect(result.headers?.["cache-control"]).toEqual([{ key: "Cache-Control", value: "no-store" }]);
+  });
+});
+
 describe("viewer-request with repeated headers", () => {
   it("refuses two different Authorization headers with 400 when no token decides first", async () => {
     // Prepare
