@@ -4,9 +4,11 @@ import { benchLocal } from "./local";
 import { benchOrigin } from "./origin";
 import { benchSynth } from "./synth";
 import { benchUploads } from "./uploads";
+import { benchVariants } from "./variants";
 
 await benchEdge();
 await benchOrigin();
 await benchLocal();
 await benchUploads();
+await benchVariants();
 await benchSynth();
