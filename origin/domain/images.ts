@@ -139,7 +139,8 @@ async function reencode(bytes: Uint8Array, header: Metadata, policy: ImagePolicy
 async function readHeader(bytes: Uint8Array): Promise<Metadata & { width: number; height: number }> {
   let metadata: Metadata;
   try {
-    metadata = await sharp(bytes).metadata();
+    // No limit here: the header is all that is read, and the pixel limit is checked on what it says.
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw new InvalidImageError(`The image header does not parse: ${describeSharpError(error)}`);
   }
