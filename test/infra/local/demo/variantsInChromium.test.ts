@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
+import { close, listen } from "../../../../infra/local/gateway/listen";
 import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../../../infra/local/gateway/localState";
 import type { ImageRecord } from "../../../../origin/domain/ports";
@@ -172,6 +174,42 @@ describe.runIf(hasChromium)("variants and upright photos, in Chromium", () => {
       expect(corner[1]).toBeLessThan(90);
       expect(corner[2]).toBeLessThan(90);
       expect((opposite[0] as number) > 180 && (opposite[1] as number) < 90).toBe(false);
+    }
+  }, 60_000);
+
+  it("follows the generator's redirect for a variant too large to answer to the very URL, token and all", async () => {
+    // Prepare: a server answering as the origin group does for an oversize variant, then as S3 does
+    const image = await sharp(MEADOW_PATH).resize(40).png().toBuffer();
+    const seen: string[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.url ?? "");
+      if (seen.length === 1) {
+        response.writeHead(302, { location: "#", "cache-control": "no-store" });
+        response.end();
+      } else {
+        response.writeHead(200, { "content-type": "image/png", "content-length": image.byteLength });
+        response.end(image);
+      }
+    });
+    const port = await listen(server, 0);
+
+    try {
+      // Act
+      const width = await page.evaluate(async (url) => {
+        const img = new Image();
+        img.src = url;
+        await img.decode();
+        return img.naturalWidth;
+      }, `http://127.0.0.1:${port}/journals/j/entries/e/images/i?w=1920&token=abc`);
+
+      // Assess
+      expect(width).toBe(40);
+      expect(seen).toEqual([
+        "/journals/j/entries/e/images/i?w=1920&token=abc",
+        "/journals/j/entries/e/images/i?w=1920&token=abc",
+      ]);
+    } finally {
+      await close(server);
     }
   }, 60_000);
 });
