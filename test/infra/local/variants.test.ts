@@ -184,7 +184,7 @@ describe("variants over HTTP against the local gateway", () => {
     expect(anonymous.status).toBe(401);
   });
 
-  it("makes a variant once: a second read is the stored object, with no generation", async () => {
+  it("makes a variant once: a second read is the CDN's cached copy, with no generation", async () => {
     // Prepare
     const record = await uploaded(
       new Uint8Array(await sharp(MEADOW_PATH).flop().jpeg().toBuffer()),
@@ -197,9 +197,11 @@ describe("variants over HTTP against the local gateway", () => {
     const afterFirst = generations();
     const second = await read(record, "w=640", { accept: CHROMIUM_ACCEPT });
 
-    // Assess
+    // Assess: generated on the played CloudFront's miss, then a hit of its cache
     expect(afterFirst - before).toBe(1);
     expect(generations()).toBe(afterFirst);
+    expect(first.response.headers.get("x-cache")).toBe("Miss from cloudfront");
+    expect(second.response.headers.get("x-cache")).toBe("Hit from cloudfront");
     expect(Buffer.from(second.bytes).equals(Buffer.from(first.bytes))).toBe(true);
     expect(second.response.headers.get("etag")).toBeTruthy();
     expect(await storedKeys(imageKey(record))).toContain(`${imageKey(record)}.w640.avif`);
