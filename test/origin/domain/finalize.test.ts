@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import sharp from "sharp";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { IMAGE_ID_PATTERN } from "../../../contract/constants";
 import type { EntryRef } from "../../../contract/types";
@@ -16,6 +17,7 @@ import {
   uploadForm,
   useOriginStack,
 } from "../../support/origin";
+import { leakedText, phonePhoto, pngBomb } from "../../support/photos";
 import { objectCreated } from "../../support/s3Events";
 
 const MAX_IMAGE_BYTES = 6 * 1024 * 1024;
@@ -106,6 +108,51 @@ describe.each(METADATA_ADAPTERS)("finalizing presigned uploads on %s metadata", 
       error_code: null,
       size: bytes.byteLength,
     });
+  });
+
+  it("stores a presigned phone photo as a direct upload is stored: no EXIF, XMP or IPTC, upright", async () => {
+    // Prepare
+    const photo = await phonePhoto();
+    const { entry, ticket, key } = await staged(photo, freshEntry(), "phone.jpg");
+
+    // Act
+    await origin.notify(key);
+
+    // Assess: the record describes the stored bytes, which hold nothing private and display upright
+    const record = (await statusOf(entry, ticket)).image as ImageRecord;
+    const stored = (await s3.read(objectKey(record)))?.bytes as Uint8Array;
+    expect(record).toMatchObject({
+      content_type: "image/jpeg",
+      width: 480,
+      height: 384,
+      size: stored.byteLength,
+    });
+    expect(record.sha256).toBe(sha256(stored));
+    const metadata = await sharp(stored).metadata();
+    expect([metadata.exif, metadata.xmp, metadata.iptc, metadata.orientation]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(leakedText(stored)).toEqual([]);
+    expect(await s3.keys(key)).toEqual([]);
+  });
+
+  it("rejects a presigned decompression bomb as invalid_image, keeping nothing", async () => {
+    // Prepare
+    const { entry, ticket, key } = await staged(pngBomb(30_000));
+
+    // Act
+    await origin.notify(key);
+
+    // Assess
+    expect(await statusOf(entry, ticket)).toMatchObject({
+      status: "rejected",
+      error: { code: "invalid_image" },
+    });
+    expect(await objectsOf(entry)).toEqual([]);
+    expect(await s3.keys(key)).toEqual([]);
   });
 
   it("takes a 5 MB PNG end to end, through to the same bytes readable at its key", async () => {

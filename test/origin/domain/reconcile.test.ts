@@ -71,6 +71,25 @@ describe.each(METADATA_ADAPTERS)("reconcile with %s metadata", (adapter) => {
     });
   });
 
+  it("counts a variant whose image has no record as an orphan, and keeps the variants of a recorded image", async () => {
+    // Prepare: a recorded image with a variant beside it, and a variant left of an image gone
+    const prefix = origin.deps.config.imagesPrefix;
+    const kept = await upload();
+    const keptVariant = `${objectKey(kept, prefix)}.w320.webp`;
+    await s3.plant(keptVariant, pngBytes(2, 2, 8), "image/webp");
+    const orphanVariant = `${prefix}/journal-x/entries/entry-x/images/${ORPHAN_ID}.w640.avif`;
+    await s3.plant(orphanVariant, pngBytes(2, 2, 9), "image/avif");
+
+    // Act
+    const report = await reconcile(deps(), { fix: true, graceMs: 0 });
+
+    // Assess
+    expect(report.orphanObjects).toEqual([orphanVariant]);
+    expect(report.removedObjects).toEqual([orphanVariant]);
+    expect(await s3.read(orphanVariant)).toBeUndefined();
+    expect(await s3.read(keptVariant)).toBeDefined();
+  });
+
   it("leaves objects younger than the grace period alone: their upload may still be writing the record", async () => {
     // Prepare
     const key = `${origin.deps.config.imagesPrefix}/journal-y/entries/entry-y/images/${ORPHAN_ID}`;
