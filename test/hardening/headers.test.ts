@@ -277,6 +277,8 @@ describe("for AWS", () => {
     });
     expect(images.CustomHeadersConfig.Items).toEqual([
       { Header: "Cache-Control", Value: `private, max-age=${TTL}`, Override: true },
+      // A variant's format follows Accept; with CORS configured the allowed origin varies it too.
+      { Header: "Vary", Value: "Origin, Accept", Override: true },
     ]);
     // The origin's answers, errors included, keep their own Cache-Control: nothing on the way replaces it.
     expect(policy(api?.ResponseHeadersPolicyId)?.CustomHeadersConfig).toBeUndefined();

@@ -193,6 +193,8 @@ describe("a deployment of the seed, migrated to the gateway", () => {
         content_type: image.contentType,
         size: null,
         sha256: null,
+        width: null,
+        height: null,
         created_at: new Date(`${image.createdAt.replace(" ", "T").slice(0, 23)}Z`).toISOString(),
         url: `/journals/${entry.journalId}/entries/${entry.entryId}/images/${image.id}`,
       })),
