@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { HttpError, MethodNotAllowedError, NotFoundError } from "../../contract/errors";
 import { consoleLog, describeError, type Log } from "../../contract/log";
@@ -10,13 +11,16 @@ import type { ImageStore } from "../domain/ports";
 import { generateVariant, logVariantFailure, type VariantDeps } from "../domain/variants";
 
 /**
- * Largest variant answered in the body. A Lambda function URL buffers at most 6 MB of response, and a
- * binary body travels base64-encoded (4/3 larger) inside it with its headers: 4 MiB of bytes stays clear
- * of that. A larger variant is stored all the same and answered with a redirect to the very URL the
- * viewer asked for (`Location: #`, an empty fragment), which the bucket, the origin group's primary,
- * then serves: the viewer's token stays in its own URL and never passes through the generator.
+ * Largest variant answered in the body. The generator's function URL streams its response
+ * (`RESPONSE_STREAM`: up to 200 MB, where a buffered one carries 6 MB, base64 and headers included), so
+ * any preset of an image within `MAX_IMAGE_PIXELS` practically fits. A larger variant is stored all the
+ * same and answered with a redirect to the very URL the viewer asked for (`Location: #`, an empty
+ * fragment), which the bucket, the origin group's primary, then serves: the viewer's token stays in its
+ * own URL and never passes through the generator.
  */
-export const MAX_INLINE_VARIANT_BYTES = 4 * 1024 * 1024;
+export const MAX_INLINE_VARIANT_BYTES = 190 * 1024 * 1024;
+/** Largest variant a buffered function URL answer carries: 6 MB less base64's third and the headers. */
+export const MAX_BUFFERED_VARIANT_BYTES = 4 * 1024 * 1024;
 
 /** The generator's answer, whatever carries it (a function URL on AWS, the local gateway). */
 export interface VariantAnswer {
@@ -73,22 +77,29 @@ function decodeKey(path: string): string | undefined {
   }
 }
 
+/** The generator's answer to a function URL event (payload format 2.0), failures included. */
+async function answerEvent(
+  event: APIGatewayProxyEventV2,
+  deps: VariantDeps,
+  maxInlineBytes: number,
+): Promise<VariantAnswer> {
+  return answerVariantRequest(event.requestContext.http.method, event.rawPath, deps, maxInlineBytes).catch(
+    (error: unknown) => {
+      consoleLog({ level: "error", event: "variant_handler_failure", error: describeError(error) });
+      return errorAnswer(new HttpError(500, "internal_error", "The variant could not be made."));
+    },
+  );
+}
+
 /**
- * The generator as a Lambda function URL handler (payload format 2.0). `resolveDeps` is called per
- * invocation and should memoize.
+ * The generator as a buffered Lambda function URL handler (payload format 2.0): what runs where Lambda's
+ * response streaming is not available. `resolveDeps` is called per invocation and should memoize.
  */
 export function createVariantHandler(
   resolveDeps: () => VariantDeps,
 ): (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2> {
   return async (event) => {
-    const answer = await answerVariantRequest(
-      event.requestContext.http.method,
-      event.rawPath,
-      resolveDeps(),
-    ).catch((error: unknown) => {
-      consoleLog({ level: "error", event: "variant_handler_failure", error: describeError(error) });
-      return errorAnswer(new HttpError(500, "internal_error", "The variant could not be made."));
-    });
+    const answer = await answerEvent(event, resolveDeps(), MAX_BUFFERED_VARIANT_BYTES);
     const binary = typeof answer.body !== "string";
     return {
       statusCode: answer.status,
@@ -98,6 +109,40 @@ export function createVariantHandler(
     };
   };
 }
+
+/** What the Node.js Lambda runtime offers a streaming handler (its global `awslambda`). */
+export interface StreamingRuntime {
+  streamifyResponse(
+    handler: (event: APIGatewayProxyEventV2, responseStream: Writable) => Promise<void>,
+  ): unknown;
+  readonly HttpResponseStream: {
+    from(stream: Writable, metadata: { statusCode: number; headers: Record<string, string> }): Writable;
+  };
+}
+
+/**
+ * The generator as a streaming Lambda function URL handler (`InvokeMode: RESPONSE_STREAM`): status and
+ * headers first, then the variant's bytes as they are, no base64, up to 200 MB.
+ */
+export function createStreamingVariantHandler(
+  runtime: StreamingRuntime,
+  resolveDeps: () => VariantDeps,
+): unknown {
+  return runtime.streamifyResponse(async (event, responseStream) => {
+    const answer = await answerEvent(event, resolveDeps(), MAX_INLINE_VARIANT_BYTES);
+    const stream = runtime.HttpResponseStream.from(responseStream, {
+      statusCode: answer.status,
+      headers: { ...answer.headers },
+    });
+    await new Promise<void>((resolve, reject) => {
+      stream.once("error", reject);
+      stream.end(typeof answer.body === "string" ? answer.body : Buffer.from(answer.body), resolve);
+    });
+  });
+}
+
+/** Provided by the Node.js Lambda runtime, absent everywhere else. */
+declare const awslambda: StreamingRuntime | undefined;
 
 let deployed: VariantDeps | undefined;
 
@@ -116,8 +161,7 @@ export function variantDepsOf(
   };
 }
 
-/** The deployed generator: configuration from the environment, one S3 client per container. */
-export const handler = createVariantHandler(() => {
+function deployedDeps(): VariantDeps {
   if (!deployed) {
     const config = generatorConfigFromEnv(process.env);
     // The generator's role may not list the bucket (see VariantGenerator): a missing original is a 403.
@@ -125,4 +169,10 @@ export const handler = createVariantHandler(() => {
     deployed = variantDepsOf(config, images, consoleLog);
   }
   return deployed;
-});
+}
+
+/** The deployed generator: streaming on Lambda, buffered wherever the runtime's streaming is absent. */
+export const handler =
+  typeof awslambda !== "undefined" && typeof awslambda?.streamifyResponse === "function"
+    ? createStreamingVariantHandler(awslambda, deployedDeps)
+    : createVariantHandler(deployedDeps);

@@ -95,10 +95,11 @@ export class VariantGenerator extends Construct {
       }),
     );
 
-    // A buffered URL: a variant above what one response may carry (6 MB) is stored and redirected.
+    // Streamed: a buffered URL carries 6 MB (base64 included), a streamed one 200 MB, raw bytes. A
+    // variant above even that is stored and redirected to the viewer's own URL.
     this.functionUrl = this.function.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.AWS_IAM,
-      invokeMode: lambda.InvokeMode.BUFFERED,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
     });
     this.origin = origins.FunctionUrlOrigin.withOriginAccessControl(this.functionUrl, {
       readTimeout: Duration.seconds(30),

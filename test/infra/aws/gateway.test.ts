@@ -539,7 +539,7 @@ describe("the variant generator behind the images origin group", () => {
     });
     expect(url.properties).toMatchObject({
       AuthType: "AWS_IAM",
-      InvokeMode: "BUFFERED",
+      InvokeMode: "RESPONSE_STREAM",
       TargetFunctionArn: { "Fn::GetAtt": [generatorFunctionId(), "Arn"] },
     });
     expect(generatorOrigin()).toMatchObject({

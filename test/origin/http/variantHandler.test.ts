@@ -3,13 +3,19 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_VARIANT_WIDTHS } from "../../../contract/constants";
 import { FileImageStore } from "../../../origin/adapters/FileImageStore";
 import type { VariantDeps } from "../../../origin/domain/variants";
-import { answerVariantRequest, createVariantHandler } from "../../../origin/http/variantHandler";
+import {
+  answerVariantRequest,
+  createStreamingVariantHandler,
+  createVariantHandler,
+  type StreamingRuntime,
+} from "../../../origin/http/variantHandler";
 import { MEADOW_PATH } from "../../support/photos";
 
 const IMAGE_KEY = "dev/journal-1/entries/entry-1/images/3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71";
@@ -55,6 +61,40 @@ describe("the variant generator, the images origin group's failover origin", () 
     const bytes = Buffer.from(result.body as string, "base64");
     expect((await sharp(bytes).metadata()).width).toBe(320);
     expect((await deps.images.get(`${IMAGE_KEY}.w320.webp`))?.bytes).toEqual(new Uint8Array(bytes));
+  });
+
+  it("streams the variant as Lambda's response streaming carries it: status and headers, then raw bytes", async () => {
+    // Prepare: the runtime's `awslambda` as the Node.js runtime gives it to a streaming handler
+    const written: { metadata?: unknown; chunks: Buffer[] } = { chunks: [] };
+    const runtime: StreamingRuntime = {
+      streamifyResponse: (handler) => handler,
+      HttpResponseStream: {
+        from: (stream, metadata) => {
+          written.metadata = metadata;
+          return stream;
+        },
+      },
+    };
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written.chunks.push(chunk);
+        done();
+      },
+    });
+    const handler = createStreamingVariantHandler(runtime, () => deps) as (
+      event: APIGatewayProxyEventV2,
+      stream: Writable,
+    ) => Promise<void>;
+
+    // Act
+    await handler({ ...EVENT, rawPath: `/${IMAGE_KEY}.w160.avif` }, sink);
+
+    // Assess
+    expect(written.metadata).toMatchObject({
+      statusCode: 200,
+      headers: { "content-type": "image/avif", "cache-control": "public, max-age=31536000, immutable" },
+    });
+    expect((await sharp(Buffer.concat(written.chunks)).metadata()).width).toBe(160);
   });
 
   it("answers HEAD with the headers alone", async () => {
