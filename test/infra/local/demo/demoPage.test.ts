@@ -1,28 +1,19 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page, type Request } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../../../infra/local/gateway/localState";
+import { hasChromium, launchChromium, requireChromiumUnderCi } from "../../../support/chromium";
 import { noisyPng, pngBytes } from "../../../support/images";
 
-/** Debian's Chromium; no browser is downloaded. `.ci/run` installs it when missing. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 export const SCREENSHOTS = join(import.meta.dirname, "../../../../test-results");
 const DIRECT_LIMIT = 64 * 1024;
 
-if (!hasChromium && process.env.CI === "true") {
-  throw new Error(
-    `Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium).`,
-  );
-}
-if (!hasChromium)
-  console.warn(`demo page test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+requireChromiumUnderCi("demo page test");
 
 describe.runIf(hasChromium)("the demo page, in Chromium", () => {
   let dataDir: string;
@@ -39,19 +30,7 @@ describe.runIf(hasChromium)("the demo page, in Chromium", () => {
       port: 0,
       log: () => undefined,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Flags for a root sandbox with no network beyond loopback.
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
     await mkdir(SCREENSHOTS, { recursive: true });
   }, 60_000);

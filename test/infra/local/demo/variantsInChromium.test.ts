@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
@@ -11,18 +10,12 @@ import { close, listen } from "../../../../infra/local/gateway/listen";
 import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../../../infra/local/gateway/localState";
 import type { ImageRecord } from "../../../../origin/domain/ports";
+import { hasChromium, launchChromium, requireChromiumUnderCi } from "../../../support/chromium";
 import type { Bytes } from "../../../support/images";
 import { uploadForm } from "../../../support/origin";
 import { MARK, MEADOW_PATH, MEADOW_SIZE, phonePhoto } from "../../../support/photos";
 
-/** Debian's Chromium; no browser is downloaded. `.ci/run` installs it when missing. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === "true") {
-  throw new Error(
-    `Chromium is required under CI=true but ${CHROMIUM} is missing (apt-get install chromium).`,
-  );
-}
+requireChromiumUnderCi("variants in Chromium");
 
 describe.runIf(hasChromium)("variants and upright photos, in Chromium", () => {
   let dataDir: string;
@@ -41,16 +34,7 @@ describe.runIf(hasChromium)("variants and upright photos, in Chromium", () => {
       log: () => undefined,
     });
     alice = gateway.demoUsers?.[0] as DemoUser;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   }, 60_000);
 
