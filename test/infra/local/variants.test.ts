@@ -207,6 +207,27 @@ describe("variants over HTTP against the local gateway", () => {
     expect(await storedKeys(imageKey(record))).toContain(`${imageKey(record)}.w640.avif`);
   });
 
+  it("gives viewers racing for the same new variant one whole object, made once", async () => {
+    // Prepare
+    const record = await uploaded(
+      new Uint8Array(await sharp(MEADOW_PATH).negate().jpeg().toBuffer()),
+      "negate.jpg",
+    );
+    const before = generations();
+
+    // Act
+    const reads = await Promise.all(
+      Array.from({ length: 6 }, () => read(record, "w=320", { accept: WEBP_ONLY })),
+    );
+
+    // Assess: CloudFront (played) collapses the misses into one trip to the origin group
+    expect(reads.map(({ response }) => response.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    for (const { bytes } of reads)
+      expect(Buffer.from(bytes).equals(Buffer.from(reads[0]?.bytes ?? []))).toBe(true);
+    expect((await sharp(reads[0]?.bytes).metadata()).width).toBe(320);
+    expect(generations() - before).toBe(1);
+  });
+
   it("keeps an animated GIF animated, every frame resized", async () => {
     // Prepare
     const record = await uploaded(await animatedGif(400, 300, 3), "animated.gif");
