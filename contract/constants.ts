@@ -29,11 +29,18 @@ export const IMAGES_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][
  */
 export const SECRET_REFRESH_MS = 5 * 60 * 1000;
 
-/** Lambda@Edge caps a viewer-request generated response at 40 KB, headers included. */
-export const MAX_GENERATED_RESPONSE_BYTES = 40 * 1024;
+/**
+ * An ALB passes at most 1 MB of request body to a Lambda target (taken as 1,000,000 bytes, the stricter
+ * reading); a larger direct upload would get the load balancer's own error, so the edge answers `413` first.
+ */
+export const ALB_LAMBDA_BODY_LIMIT_BYTES = 1_000_000;
 
 /**
  * Where presigned uploads land before the finalize step validates and moves them (the contract's name).
- * The bucket's lifecycle rule and its event notification use the same prefix.
+ * The bucket's lifecycle rule and its event notification use the same prefix, so no image key may start
+ * with it.
  */
 export const STAGING_PREFIX = "incoming/";
+
+/** Lambda@Edge caps a viewer-request generated response at 40 KB, headers included. */
+export const MAX_GENERATED_RESPONSE_BYTES = 40 * 1024;

@@ -15,10 +15,11 @@ export const CORS_GRANT = {
 
 /**
  * CORS headers for a request from `origin`: only for an exact configured origin, never a wildcard,
- * because the `image_token` cookie makes every answer credentialed. Other origins get none.
+ * because the `image_token` cookie makes every answer credentialed. Other and absent origins get only
+ * `Vary: Origin`, so a browser never reuses an answer made without CORS headers for a CORS request.
  */
 export function corsHeaders(origin: string | undefined, allowed: readonly string[]): Record<string, string> {
-  if (!origin || !allowed.includes(origin)) return {};
+  if (!origin || !allowed.includes(origin)) return { vary: "Origin" };
   return {
     "access-control-allow-origin": origin,
     "access-control-allow-credentials": String(CORS_GRANT.allowCredentials),

@@ -49,6 +49,22 @@ export class NotFoundError extends HttpError {
   }
 }
 
+export class PayloadTooLargeError extends HttpError {
+  public constructor(message: string) {
+    super(413, "too_large", message);
+  }
+}
+
+/** A direct upload above what its route takes, pointing at the presigned route that takes it. */
+export class DirectUploadTooLargeError extends PayloadTooLargeError {
+  public constructor(entry: { readonly journalId: string; readonly entryId: string }, maxBytes: number) {
+    super(
+      `A direct upload takes at most ${maxBytes} bytes; upload larger images with ` +
+        `POST /api/journals/${entry.journalId}/entries/${entry.entryId}/uploads.`,
+    );
+  }
+}
+
 export class MethodNotAllowedError extends HttpError {
   public constructor(allowed: readonly string[]) {
     super(405, "method_not_allowed", `Allowed methods: ${allowed.join(", ")}.`, {

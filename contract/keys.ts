@@ -1,4 +1,4 @@
-import { ID_PATTERN, IMAGE_ID_PATTERN, STAGING_PREFIX } from "./constants";
+import { ID_PATTERN, IMAGE_ID_PATTERN, IMAGES_PREFIX_PATTERN, STAGING_PREFIX } from "./constants";
 import type { ImageRef, UploadRef } from "./types";
 
 /**
@@ -41,4 +41,22 @@ export function imageOfKey(prefix: string, key: string): ImageRef | undefined {
   return wellFormed
     ? { journalId: journalId as string, entryId: entryId as string, imageId: imageId as string }
     : undefined;
+}
+
+/**
+ * Checks `IMAGES_PREFIX`: path segments with no leading or trailing `/`, and never the staging prefix or
+ * under it, where image reads would map onto unvalidated staged uploads (and the lifecycle rule and the
+ * finalize notification would reach the images).
+ *
+ * @throws {Error} naming what is wrong
+ */
+export function requireImagesPrefix(prefix: string): void {
+  if (!IMAGES_PREFIX_PATTERN.test(prefix)) {
+    throw new Error(`IMAGES_PREFIX "${prefix}" must be path segments with no leading or trailing /.`);
+  }
+  if (`${prefix}/`.startsWith(STAGING_PREFIX)) {
+    throw new Error(
+      `IMAGES_PREFIX "${prefix}" must not be ${STAGING_PREFIX.slice(0, -1)} or under it: staged uploads live there.`,
+    );
+  }
 }

@@ -14,7 +14,8 @@ export function imageResponseHeaders(tokenTtlSeconds: number): Record<string, st
     "content-security-policy": IMAGE_CONTENT_SECURITY_POLICY,
     // Browsers keep an image privately, never longer than the token that opened it lives.
     "cache-control": `private, max-age=${tokenTtlSeconds}`,
-    // A variant's format follows the viewer's Accept under one URL; browsers must not mix them up.
-    vary: "Accept",
+    // A variant's format follows the viewer's Accept under one URL, and the same URL answers with or
+    // without CORS headers by the request's Origin: a browser must mix up neither.
+    vary: "Accept, Origin",
   };
 }

@@ -16,9 +16,13 @@ export interface AccessClaims extends EntryRef {
   readonly expiresAt: number;
 }
 
-/** What a grant says the edge allowed: one method on one entry. */
+/**
+ * What a grant says the edge allowed: one request, the method on the exact path (still percent-encoded,
+ * no query) it was minted for, on that path's entry.
+ */
 export interface GrantClaims extends EntryRef {
   readonly method: string;
+  readonly path: string;
 }
 
 /** A freshly signed token and when it stops opening anything. */
@@ -42,9 +46,9 @@ export async function signAccessToken(
   return sign(keys, VIEWER_AUDIENCE, { jid: entry.journalId, eid: entry.entryId }, ttl, nowSeconds);
 }
 
-/** Signs the edge's grant for the origin: this method on this entry, for at most 60 s. */
+/** Signs the edge's grant for the origin: this method on this path of this entry, for at most 60 s. */
 export async function signGrant(keys: KeyRing, grant: GrantClaims, nowSeconds: number): Promise<SignedToken> {
-  const claims = { jid: grant.journalId, eid: grant.entryId, method: grant.method };
+  const claims = { jid: grant.journalId, eid: grant.entryId, method: grant.method, path: grant.path };
   return sign(keys, ORIGIN_AUDIENCE, claims, GRANT_TTL_SECONDS, nowSeconds);
 }
 
@@ -65,7 +69,8 @@ export async function verifyAccessToken(
 
 /**
  * Verifies the `x-image-gateway-grant` the edge put on an origin request, and that it was issued for
- * exactly this entry and method. The origin calls this on every request but health.
+ * exactly this request: its entry, its method and its path. A grant for deleting one image never deletes
+ * the entry's others. The origin calls this on every request but health.
  *
  * @throws {UnauthorizedError} `invalid_grant`
  */
@@ -76,7 +81,7 @@ export async function verifyGrant(
   nowSeconds: number = Date.now() / 1000,
 ): Promise<GrantClaims> {
   if (!grant) throw new UnauthorizedError("invalid_grant", "The request carries no grant from the edge.");
-  let payload: VerifiedPayload & { method?: unknown };
+  let payload: VerifiedPayload & { method?: unknown; path?: unknown };
   try {
     payload = await verify(keys, grant, ORIGIN_AUDIENCE, GRANT_TTL_SECONDS, nowSeconds, "grant");
   } catch {
@@ -85,7 +90,8 @@ export async function verifyGrant(
   if (
     payload.jid !== expected.journalId ||
     payload.eid !== expected.entryId ||
-    payload.method !== expected.method
+    payload.method !== expected.method ||
+    payload.path !== expected.path
   ) {
     throw new UnauthorizedError("invalid_grant", "The edge's grant is for another request.");
   }

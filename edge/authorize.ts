@@ -1,5 +1,6 @@
+import { ALB_LAMBDA_BODY_LIMIT_BYTES } from "../contract/constants";
 import { corsHeaders, preflight } from "../contract/cors";
-import { ForbiddenError, HttpError, UnauthorizedError } from "../contract/errors";
+import { DirectUploadTooLargeError, ForbiddenError, HttpError, UnauthorizedError } from "../contract/errors";
 import type { KeyRing } from "../contract/KeyRing";
 import { imageObjectKey } from "../contract/keys";
 import type { Log } from "../contract/log";
@@ -51,12 +52,41 @@ export interface AuthorizeDeps {
  * in doubt is refused with the contract's error JSON.
  */
 export async function authorize(request: ViewerRequest, deps: AuthorizeDeps): Promise<Decision> {
+  const started = deps.now();
+  const trace: DecisionTrace = { route: null, credential: "none", journals: "not_asked" };
+  const decision = await decideOrRefuse(request, deps, trace);
+  deps.log(decisionLine(request, decision, trace, deps.now() - started));
+  return decision;
+}
+
+/**
+ * What the decision line records besides the outcome: which route, which kind of credential, whether the
+ * journals API was asked. Ids and kinds only, never a credential, token, grant or header value.
+ */
+interface DecisionTrace {
+  route: string | null;
+  journalId?: string;
+  entryId?: string;
+  credential: "none" | "query_token" | "cookie_token" | "authorization";
+  journals: "not_asked" | "remembered" | "asked";
+}
+
+async function decideOrRefuse(
+  request: ViewerRequest,
+  deps: AuthorizeDeps,
+  trace: DecisionTrace,
+): Promise<Decision> {
   const origin = request.headers.origin?.[0];
   const cors = corsHeaders(origin, deps.config.corsAllowedOrigins);
   try {
-    if (request.method === "OPTIONS") return respond(preflight(origin, deps.config.corsAllowedOrigins));
+    if (request.method === "OPTIONS") {
+      trace.route = "preflight";
+      return respond(preflight(origin, deps.config.corsAllowedOrigins));
+    }
     const route = matchRoute(request.method, request.uri);
-    return await decide(route, request, deps, cors);
+    trace.route = route.kind === "api" ? `api:${route.resource}` : route.kind;
+    if (route.kind !== "health") Object.assign(trace, { journalId: route.journalId, entryId: route.entryId });
+    return await decide(route, request, deps, cors, trace);
   } catch (error) {
     if (!(error instanceof HttpError)) {
       deps.log({
@@ -69,11 +99,49 @@ export async function authorize(request: ViewerRequest, deps: AuthorizeDeps): Pr
   }
 }
 
+/**
+ * One JSON line per decision, for CloudWatch Logs Insights (`filter event = "edge_decision" | stats
+ * count() by status`): the outcome, the route, ids, the credential's kind and the journals call.
+ */
+function decisionLine(
+  request: ViewerRequest,
+  decision: Decision,
+  trace: DecisionTrace,
+  ms: number,
+): Record<string, unknown> {
+  const refused = decision.action === "respond" ? decision.response : undefined;
+  const code = refused && refused.status >= 400 ? errorCodeOf(refused.body) : null;
+  return {
+    level: "info",
+    event: "edge_decision",
+    action: decision.action,
+    status: refused?.status ?? null,
+    code,
+    method: request.method,
+    route: trace.route,
+    journal_id: trace.journalId ?? null,
+    entry_id: trace.entryId ?? null,
+    credential: trace.credential,
+    journals: trace.journals,
+    ms,
+  };
+}
+
+function errorCodeOf(body: string): string | null {
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? code : null;
+  } catch {
+    return null;
+  }
+}
+
 async function decide(
   route: Route,
   request: ViewerRequest,
   deps: AuthorizeDeps,
   cors: Record<string, string>,
+  trace: DecisionTrace,
 ): Promise<Decision> {
   const nowSeconds = deps.now() / 1000;
   switch (route.kind) {
@@ -85,12 +153,14 @@ async function decide(
       const variant = variantOfRequest(request.querystring, accept, deps.config.variantWidths);
       const credential = readCredential(request.querystring, request.headers);
       if (credential.kind === "token") {
+        trace.credential = credential.source === "query" ? "query_token" : "cookie_token";
         const claims = await verifyToken(credential.token, deps);
         if (claims.journalId !== route.journalId || claims.entryId !== route.entryId) {
           throw new ForbiddenError("forbidden", "The access token is for another entry.");
         }
       } else if (credential.kind === "authorization") {
-        await checkEntryAccess(credential.value, route, deps);
+        trace.credential = "authorization";
+        await checkEntryAccess(credential.value, route, deps, trace);
       } else {
         throw new UnauthorizedError(
           "missing_credentials",
@@ -102,7 +172,7 @@ async function decide(
       return { action: "read-image", objectKey };
     }
     case "access": {
-      await checkEntryAccess(requireAuthorization(readAuthorization(request.headers)), route, deps);
+      await checkEntryAccess(requireAuthorization(request, trace), route, deps, trace);
       const ttl = deps.config.tokenTtlSeconds;
       const { token, expiresAt } = await signAccessToken(deps.keys, route, ttl, nowSeconds);
       const cookie = `image_token=${token}; Path=/journals/${route.journalId}/entries/${route.entryId}/; Max-Age=${ttl}; HttpOnly; Secure; SameSite=None`;
@@ -110,15 +180,36 @@ async function decide(
       return respond(jsonResponse(200, body, { ...cors, "set-cookie": cookie }));
     }
     case "api": {
-      await checkEntryAccess(requireAuthorization(readAuthorization(request.headers)), route, deps);
-      const grant = await signGrant(deps.keys, { ...route, method: request.method }, nowSeconds);
+      await checkEntryAccess(requireAuthorization(request, trace), route, deps, trace);
+      if (route.resource === "images" && request.method === "POST") requireFitsLoadBalancer(request, route);
+      // One request's grant: this method on this very path, so it opens nothing else on the entry.
+      const claims = { ...route, method: request.method, path: request.uri };
+      const grant = await signGrant(deps.keys, claims, nowSeconds);
       return { action: "forward-to-origin", grant: grant.token };
     }
   }
 }
 
-function requireAuthorization(credential: ReturnType<typeof readAuthorization>): string {
-  if (credential.kind === "authorization") return credential.value;
+/**
+ * A direct upload whose declared body cannot pass the load balancer would get the ALB's own error, not the
+ * contract's: refused here with the pointer to presigned uploads. (A chunked body declares no length; the
+ * origin's own limit answers it.)
+ *
+ * @throws {DirectUploadTooLargeError}
+ */
+function requireFitsLoadBalancer(request: ViewerRequest, entry: EntryRef): void {
+  const declared = Number(request.headers["content-length"]?.[0] ?? Number.NaN);
+  if (declared > ALB_LAMBDA_BODY_LIMIT_BYTES) {
+    throw new DirectUploadTooLargeError(entry, ALB_LAMBDA_BODY_LIMIT_BYTES);
+  }
+}
+
+function requireAuthorization(request: ViewerRequest, trace: DecisionTrace): string {
+  const credential = readAuthorization(request.headers);
+  if (credential.kind === "authorization") {
+    trace.credential = "authorization";
+    return credential.value;
+  }
   throw new UnauthorizedError(
     "missing_credentials",
     "This request needs the notes app's Authorization header.",
@@ -126,13 +217,20 @@ function requireAuthorization(credential: ReturnType<typeof readAuthorization>):
 }
 
 /** Allows or throws, asking the journals API only when no answer is remembered. */
-async function checkEntryAccess(authorization: string, entry: EntryRef, deps: AuthorizeDeps): Promise<void> {
+async function checkEntryAccess(
+  authorization: string,
+  entry: EntryRef,
+  deps: AuthorizeDeps,
+  trace: DecisionTrace,
+): Promise<void> {
   const key = DecisionCache.keyFor(authorization, entry);
   const remembered = deps.decisions.get(key, deps.now());
   if (remembered) {
+    trace.journals = "remembered";
     if (remembered.allowed) return;
     throw remembered.error;
   }
+  trace.journals = "asked";
   const error = await deps.journals.check(authorization, entry);
   const decision: AccessDecision = error ? { allowed: false, error } : { allowed: true };
   if (!error || error.status === 401 || error.status === 403) deps.decisions.set(key, decision, deps.now());

@@ -3,11 +3,11 @@ import {
   DEFAULT_JOURNALS_TIMEOUT_MS,
   DEFAULT_TOKEN_TTL_SECONDS,
   DEFAULT_VARIANT_WIDTHS,
-  IMAGES_PREFIX_PATTERN,
   MAX_TOKEN_TTL_SECONDS,
 } from "../contract/constants";
 import type { KeySource } from "../contract/keyLoaders";
 import { keySourceFromEnv } from "../contract/keyLoaders";
+import { requireImagesPrefix } from "../contract/keys";
 import { parseVariantWidths } from "../contract/variants";
 
 /**
@@ -73,11 +73,7 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
   requireInteger("TOKEN_TTL_SECONDS", config.tokenTtlSeconds, 1, MAX_TOKEN_TTL_SECONDS);
   requireInteger("decision cache TTL", config.decisionCacheTtlSeconds, 0, MAX_TOKEN_TTL_SECONDS);
   requireInteger("decision cache size", config.decisionCacheMaxEntries, 0, 1_000_000);
-  if (!IMAGES_PREFIX_PATTERN.test(config.imagesPrefix)) {
-    throw new Error(
-      `IMAGES_PREFIX "${config.imagesPrefix}" must be path segments with no leading or trailing /.`,
-    );
-  }
+  requireImagesPrefix(config.imagesPrefix);
   // The same check as the environment's, so a baked-in list is held to it too.
   parseVariantWidths(config.variantWidths.join(","));
   for (const origin of config.corsAllowedOrigins) {

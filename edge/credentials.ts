@@ -28,11 +28,28 @@ export function readCredential(querystring: string, headers: HeaderValues): Cred
   return readAuthorization(headers);
 }
 
-/** The `Authorization` header alone: what `/api/*` accepts. */
+/**
+ * RFC 9110's field-value: visible ASCII, space, tab and obs-text (0x80-0xFF). Anything else (CR, LF, NUL,
+ * other controls, characters above Latin-1) cannot be forwarded: `fetch` refuses such a header.
+ */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The `Authorization` header alone: what `/api/*` accepts.
+ *
+ * @throws {BadRequestError} `ambiguous_credentials`, or `invalid_credentials` for a value that is no
+ *   HTTP header value and so could never reach the journals API
+ */
 export function readAuthorization(headers: HeaderValues): Credential {
   const values = new Set((headers.authorization ?? []).map((value) => value.trim()).filter(Boolean));
   if (values.size > 1) throw ambiguous("Authorization header");
   const [value] = values;
+  if (value !== undefined && !FIELD_VALUE.test(value)) {
+    throw new BadRequestError(
+      "invalid_credentials",
+      "The Authorization header holds characters an HTTP header may not carry.",
+    );
+  }
   return value ? { kind: "authorization", value } : { kind: "none" };
 }
 

@@ -1,6 +1,7 @@
 import { join } from "node:path";
-import { DEFAULT_IMAGES_PREFIX, DEFAULT_VARIANT_WIDTHS, IMAGES_PREFIX_PATTERN } from "../contract/constants";
+import { DEFAULT_IMAGES_PREFIX, DEFAULT_VARIANT_WIDTHS } from "../contract/constants";
 import { type KeySource, keySourceFromEnv, secretRegion } from "../contract/keyLoaders";
+import { requireImagesPrefix } from "../contract/keys";
 import { parseVariantWidths } from "../contract/variants";
 import {
   DEFAULT_BUGOUT_API_URL,
@@ -9,6 +10,7 @@ import {
   DEFAULT_MAX_IMAGE_BYTES,
   DEFAULT_MAX_IMAGE_PIXELS,
   DEFAULT_REGION,
+  MAX_FITTING_DIRECT_UPLOAD_BYTES,
   OBJECTS_DIRECTORY_NAME,
   SQLITE_FILE_NAME,
 } from "./domain/constants";
@@ -108,13 +110,14 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
     region: input.region ?? DEFAULT_REGION,
     signingKeys: input.signingKeys,
   };
-  if (!IMAGES_PREFIX_PATTERN.test(config.imagesPrefix)) {
-    throw new Error(
-      `IMAGES_PREFIX "${config.imagesPrefix}" must be path segments with no leading or trailing /.`,
-    );
-  }
+  requireImagesPrefix(config.imagesPrefix);
   requireInteger("MAX_IMAGE_BYTES", config.maxImageBytes, 1, Number.MAX_SAFE_INTEGER);
-  requireInteger("MAX_DIRECT_UPLOAD_BYTES", config.maxDirectUploadBytes, 1, config.maxImageBytes);
+  requireInteger(
+    "MAX_DIRECT_UPLOAD_BYTES",
+    config.maxDirectUploadBytes,
+    1,
+    Math.min(config.maxImageBytes, MAX_FITTING_DIRECT_UPLOAD_BYTES),
+  );
   requireInteger("MAX_IMAGE_PIXELS", config.maxImagePixels, 1, Number.MAX_SAFE_INTEGER);
   if (!BUCKET_NAME_PATTERN.test(config.bucketName)) {
     throw new Error(`BUCKET_NAME "${config.bucketName}" is not a bucket name.`);

@@ -7,11 +7,17 @@
  * unless `--allow-mass-removal`, nor orphans older than the gateway's own records unless
  * `--remove-old-orphans`. Prints the report as JSON and exits 1 when something is left for a person to
  * look at, 2 (with one line on standard error) when the stores were refused at the start.
+ *
+ * First it looks at presigned uploads whose finalize never completed (a staged object older than the grace
+ * period: what the finalize failure queue holds); `--fix` finalizes each again and settles one that fails
+ * again as rejected `finalize_failed`. Its findings are the report's `stalledUploads`.
  */
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createOriginStores } from "./adapters/dependencies";
 import { originConfigFromEnv } from "./config";
 import { DEFAULT_RECONCILE_GRACE_MS, needsAttention, reconcile } from "./domain/reconcile";
+import { settleStalledUploads, stalledNeedAttention } from "./domain/stalledUploads";
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +42,21 @@ try {
   process.exit(2);
 }
 try {
+  // Before reconcile, which may prune long-expired tickets: a stalled upload still needs its ticket.
+  const stalledUploads = await settleStalledUploads(
+    {
+      ...stores,
+      imagesPrefix: config.imagesPrefix,
+      bucketName: config.bucketName,
+      maxImageBytes: config.maxImageBytes,
+      imagePolicy: { maxPixels: config.maxImagePixels, stripMetadata: config.stripImageMetadata },
+      // Standard error: standard output is the JSON report.
+      log: (entry) => console.error(JSON.stringify(entry)),
+      now: Date.now,
+      uuid: randomUUID,
+    },
+    { fix: values.fix, graceMs: graceSeconds * 1000 },
+  );
   const report = await reconcile(
     { imagesPrefix: config.imagesPrefix, ...stores, now: Date.now },
     {
@@ -45,8 +66,8 @@ try {
       removeOldOrphans: values["remove-old-orphans"],
     },
   );
-  console.log(JSON.stringify(report, null, 2));
-  process.exitCode = needsAttention(report) ? 1 : 0;
+  console.log(JSON.stringify({ ...report, stalledUploads }, null, 2));
+  process.exitCode = needsAttention(report) || stalledNeedAttention(stalledUploads) ? 1 : 0;
 } finally {
   await stores.metadata.close();
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -37,7 +37,12 @@ export class GatewayStack extends Stack {
 
   public constructor(scope: Construct, id: string, props: GatewayStackProps) {
     const { settings } = props;
-    super(scope, id, { ...props, env: { account: settings.account, region: settings.region } });
+    super(scope, id, {
+      ...props,
+      env: { account: settings.account, region: settings.region },
+      // The web ACL lives in us-east-1 (the edge stack) and this stack may live elsewhere.
+      crossRegionReferences: true,
+    });
 
     this.images = new ImageBucket(this, "Images", { corsAllowedOrigins: settings.edge.corsAllowedOrigins });
 
@@ -49,6 +54,10 @@ export class GatewayStack extends Stack {
           description:
             "The gateway's own Bugout access token. Set it after deploying: see the README, section 'Set the Bugout token'.",
         });
+    Validations.of(this.bugoutAccessToken).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason: "Bugout issues this token; AWS cannot rotate it. Its owner replaces the value (README).",
+    });
 
     this.origin = new OriginService(this, "Origin", {
       codeDirectory: props.originCodeDirectory,
@@ -73,6 +82,8 @@ export class GatewayStack extends Stack {
     // updates).
     this.viewerRequest = new cloudfront.experimental.EdgeFunction(this, "ViewerRequest", {
       stackId: props.edgeStack.node.id,
+      functionName: props.edgeStack.viewerRequestFunctionName,
+      role: props.edgeStack.viewerRequestRole,
       description: "image-gateway viewer-request: access decisions, tokens, CORS (configuration baked in)",
       runtime: lambda.Runtime.NODEJS_22_X,
       handler: "index.handler",
@@ -83,9 +94,10 @@ export class GatewayStack extends Stack {
       // A replicated version cannot be deleted for hours; keeping old ones lets updates finish cleanly.
       currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
     });
-    this.viewerRequest.addToRolePolicy(
-      readSigningKeysStatement(settings.account, settings.signingKeysSecretName),
-    );
+    Validations.of(this.viewerRequest.lambda).acknowledge({
+      id: "AwsSolutions-L1",
+      reason: "nodejs22.x is the newest runtime Lambda@Edge is known to run; the code also runs on Node 20.",
+    });
 
     this.variants = new VariantGenerator(this, "Variants", {
       codeDirectory: props.generatorCodeDirectory,
@@ -105,6 +117,7 @@ export class GatewayStack extends Stack {
       viewerRequest: this.viewerRequest.currentVersion,
       priceClass: settings.priceClass,
       customDomain: settings.customDomain,
+      webAclArn: props.edgeStack.firewall?.webAcl.attrArn,
     });
     this.origin.allowInvalidations(this.delivery.distribution);
 

@@ -12,6 +12,12 @@ export const EDGE_BUNDLE_LIMIT_BYTES = 1024 * 1024;
 /** What we hold ourselves to, far under the limit, so cold starts stay fast. */
 export const EDGE_BUNDLE_TARGET_BYTES = 50 * 1024;
 
+/** What a caller may change about a bundle: only `npm run build`'s size comparison does. */
+export interface BundleOptions {
+  /** Keep class and function names through minification (the default: logs name error classes). */
+  readonly keepNames?: boolean;
+}
+
 export interface BundleResult {
   readonly file: string;
   readonly bytes: number;
@@ -24,10 +30,15 @@ export interface BundleResult {
  *
  * @throws {Error} when the bundle outgrows the Lambda@Edge limit
  */
-export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<BundleResult> {
+export async function bundleEdge(
+  outdir: string,
+  config?: EdgeConfig,
+  options: BundleOptions = {},
+): Promise<BundleResult> {
   const result = await bundleFunction("edge/handler.ts", outdir, {
     external: ["@aws-sdk/*"],
     define: config ? { __IMAGE_GATEWAY_EDGE_CONFIG__: JSON.stringify(config) } : {},
+    ...options,
   });
   if (result.bytes > EDGE_BUNDLE_LIMIT_BYTES) {
     throw new Error(
@@ -43,16 +54,16 @@ export async function bundleEdge(outdir: string, config?: EdgeConfig): Promise<B
  * and so does better-sqlite3: only the local gateway uses SQLite, and the origin loads it lazily. Its
  * helpers (`@aws-sdk/s3-presigned-post`) are bundled: the runtime does not promise them.
  */
-export async function bundleOrigin(outdir: string): Promise<BundleResult> {
-  return bundleImageFunction("origin/http/handler.ts", outdir, ["better-sqlite3"]);
+export async function bundleOrigin(outdir: string, options: BundleOptions = {}): Promise<BundleResult> {
+  return bundleImageFunction("origin/http/handler.ts", outdir, ["better-sqlite3"], options);
 }
 
 /**
  * Bundles the variant generator (the origin group's failover origin, behind a function URL) into
  * `index.mjs`, sharp beside it as for the origin.
  */
-export async function bundleGenerator(outdir: string): Promise<BundleResult> {
-  return bundleImageFunction("origin/http/variantHandler.ts", outdir, []);
+export async function bundleGenerator(outdir: string, options: BundleOptions = {}): Promise<BundleResult> {
+  return bundleImageFunction("origin/http/variantHandler.ts", outdir, [], options);
 }
 
 /**
@@ -75,6 +86,7 @@ async function bundleImageFunction(
   entry: string,
   outdir: string,
   external: readonly string[],
+  options: BundleOptions,
 ): Promise<BundleResult> {
   for (const name of SHARP_ARM64_PACKAGES) {
     await stat(join(SHARP_RUNTIME_MODULES, name)).catch(() => {
@@ -84,6 +96,7 @@ async function bundleImageFunction(
     });
   }
   const result = await bundleFunction(entry, outdir, {
+    ...options,
     external: ["@aws-sdk/client-*", "sharp", ...external],
     // Bundled CommonJS (file-type's `debug`) requires Node built-ins, which an ES module must be given.
     banner: {
@@ -103,6 +116,8 @@ async function bundleFunction(entry: string, outdir: string, options: BuildOptio
     outfile: file,
     bundle: true,
     minify: true,
+    // Errors are logged by class name (`StorageUnavailableError: ...`); minified names would say nothing.
+    keepNames: true,
     platform: "node",
     target: "node20",
     format: "esm",

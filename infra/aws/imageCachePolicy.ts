@@ -3,13 +3,14 @@
  * (`constructs/ImageDistribution.ts`) and the local gateway's played CloudFront cache honours the same
  * numbers, so the two cannot drift apart.
  *
- * Images never change under their id (a delete invalidates), so CloudFront may keep them as long as the
- * origin's `Cache-Control` says, up to a year, and a day when it says nothing. Browsers see the response
- * headers policy's lifetime instead.
+ * Images never change under their id (a delete invalidates), so CloudFront keeps them a year. Objects carry
+ * no `Cache-Control` of their own (CloudFront then uses the default TTL): that header is left to the
+ * response headers policy, which gives browsers the token's lifetime without overriding the `no-store`
+ * every error carries.
  */
 export const IMAGE_CACHE_TTL_SECONDS = {
   min: 0,
-  default: 24 * 60 * 60,
+  default: 365 * 24 * 60 * 60,
   max: 365 * 24 * 60 * 60,
 } as const;
 

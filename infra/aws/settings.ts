@@ -8,12 +8,11 @@ import {
 import { parseVariantWidths } from "../../contract/variants";
 import { type EdgeConfig, parseOriginList, resolveEdgeConfig } from "../../edge/config";
 import {
-  ALB_LAMBDA_MAX_BODY_BYTES,
   DEFAULT_BUGOUT_API_URL,
   DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
   DEFAULT_MAX_IMAGE_BYTES,
   DEFAULT_MAX_IMAGE_PIXELS,
-  MULTIPART_OVERHEAD_BYTES,
+  MAX_FITTING_DIRECT_UPLOAD_BYTES,
 } from "../../origin/domain/constants";
 
 /** Lambda@Edge functions, their signing-key secret and CloudFront certificates all live here. */
@@ -32,6 +31,14 @@ export const PLACEHOLDER_JOURNALS_API_URL = "https://journals.example.com";
 export const DEFAULT_STACK_NAME = "ImageGateway";
 /** Every edge location: the gateway exists to show images worldwide. */
 export const DEFAULT_PRICE_CLASS = PriceClass.PRICE_CLASS_ALL;
+
+/**
+ * Requests one client IP may send in five minutes before the web ACL blocks it (`429`) for the rest of the
+ * window: a gallery of a hundred images, opened twenty times over, stays far under it.
+ */
+export const DEFAULT_WAF_RATE_LIMIT = 2000;
+/** AWS WAF's bounds for a rate-based rule's limit. */
+const WAF_RATE_LIMIT_RANGE = { min: 10, max: 2_000_000_000 } as const;
 
 const PRICE_CLASSES: readonly string[] = Object.values(PriceClass);
 
@@ -54,6 +61,8 @@ export interface GatewaySettings {
   readonly signingKeysSecretName: string;
   /** Its partial ARN (no random suffix): what the edge and the origin ask Secrets Manager for. */
   readonly signingKeysSecretId: string;
+  /** The viewer-request function's name, fixed so its replicas' log groups are known before they run. */
+  readonly viewerRequestFunctionName: string;
   readonly bugoutApiUrl: string;
   /** Empty when not configured: synth warns, and the origin refuses to start until it is set. */
   readonly bugoutApplicationId: string;
@@ -67,6 +76,8 @@ export interface GatewaySettings {
   readonly maxImagePixels: number;
   /** `STRIP_IMAGE_METADATA`: off only for apps that need EXIF. */
   readonly stripImageMetadata: boolean;
+  /** The web ACL's rate limit per client IP and five minutes; `undefined` when the web ACL is off. */
+  readonly wafRateLimit: number | undefined;
 }
 
 /** Where settings come from besides context: the CDK CLI exports the credentials' account and region. */
@@ -99,6 +110,11 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     throw new Error(`Context "region" "${region}" is not a region.`);
 
   const signingKeysSecretName = `${stackName}/signing-keys`;
+  const viewerRequestFunctionName = `${stackName}-viewer-request`;
+  // Lambda function names are at most 64 characters.
+  if (viewerRequestFunctionName.length > 64) {
+    throw new Error(`Context "stackName" may be at most 49 characters, not ${stackName.length}.`);
+  }
   // A partial ARN names the secret before it exists, and carries its region for the origin to read.
   const signingKeysSecretId = `arn:aws:secretsmanager:${EDGE_REGION}:${account}:secret:${signingKeysSecretName}`;
   const edge = withContextKey(
@@ -154,17 +170,20 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
   const maxDirectUploadBytes =
     optionalInteger(context, "maxDirectUploadBytes") ?? DEFAULT_MAX_DIRECT_UPLOAD_BYTES;
   requireRange("maxImageBytes", maxImageBytes, 1, 5 * 1024 ** 3);
+  // The file and its multipart overhead must fit the 1 MB an ALB passes to a Lambda target together.
   requireRange(
     "maxDirectUploadBytes",
     maxDirectUploadBytes,
     1,
-    // The whole form, file and overhead, must fit in what the ALB passes to the function.
-    Math.min(maxImageBytes, ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES),
+    Math.min(maxImageBytes, MAX_FITTING_DIRECT_UPLOAD_BYTES),
   );
 
   const maxImagePixels = optionalInteger(context, "maxImagePixels") ?? DEFAULT_MAX_IMAGE_PIXELS;
   requireRange("maxImagePixels", maxImagePixels, 1, Number.MAX_SAFE_INTEGER);
   const stripImageMetadata = optionalBoolean(context, "stripImageMetadata") ?? true;
+  const waf = optionalBoolean(context, "waf") ?? true;
+  const rateLimit = optionalInteger(context, "wafRateLimit") ?? DEFAULT_WAF_RATE_LIMIT;
+  requireRange("wafRateLimit", rateLimit, WAF_RATE_LIMIT_RANGE.min, WAF_RATE_LIMIT_RANGE.max);
 
   return {
     stackName,
@@ -174,6 +193,7 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     edge,
     signingKeysSecretName,
     signingKeysSecretId,
+    viewerRequestFunctionName,
     bugoutApiUrl,
     bugoutApplicationId: optionalString(context, "bugoutApplicationId") ?? "",
     bugoutTokenSecretArn,
@@ -183,6 +203,7 @@ export function readSettings(node: Node, env: SettingsEnvironment = process.env)
     maxImageBytes,
     maxImagePixels,
     stripImageMetadata,
+    wafRateLimit: waf ? rateLimit : undefined,
   };
 }
 

@@ -7,7 +7,6 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { IMAGE_CACHE_CONTROL } from "../domain/constants";
 import { StorageUnavailableError } from "../domain/errors";
 import type {
   CopyObjectOptions,
@@ -45,7 +44,6 @@ export class S3ImageStore implements ImageStore {
           Body: bytes,
           ContentLength: bytes.byteLength,
           ContentType: options.contentType,
-          CacheControl: IMAGE_CACHE_CONTROL,
           ChecksumSHA256: Buffer.from(options.sha256, "hex").toString("base64"),
         }),
       ),
@@ -123,10 +121,9 @@ export class S3ImageStore implements ImageStore {
           Key: to,
           CopySource: `${this.bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
           CopySourceIfMatch: options.ifMatch,
-          // Without REPLACE, S3 keeps the source's metadata and ignores the type and cache given here.
+          // Without REPLACE, S3 keeps the source's metadata and ignores the type given here.
           MetadataDirective: "REPLACE",
           ContentType: options.contentType,
-          CacheControl: IMAGE_CACHE_CONTROL,
         }),
       ),
     );

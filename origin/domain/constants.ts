@@ -1,14 +1,16 @@
 /** Names and limits of the origin fixed by the contract (shared/ARCHITECTURE.md) or by AWS. */
 
-/** The most request body an ALB passes to a Lambda target: 1 MB (taken as 1 MiB); above it the ALB answers 413. */
-export const ALB_LAMBDA_MAX_BODY_BYTES = 1024 * 1024;
+import { ALB_LAMBDA_BODY_LIMIT_BYTES } from "../../contract/constants";
+
 /** What a multipart body may carry beyond the file itself: boundaries, part headers, the `name` part. */
 export const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
 /**
- * `MAX_DIRECT_UPLOAD_BYTES` default: the largest file whose form, overhead included, still fits in what
- * an ALB passes to a Lambda function (1 MiB less 16 KiB). A full 1 MiB file would be refused by the ALB.
+ * The largest file whose multipart body (file plus the overhead allowed) still fits the 1 MB an ALB
+ * passes to a Lambda target: 983,616 bytes. `MAX_DIRECT_UPLOAD_BYTES` may not be larger.
  */
-export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = ALB_LAMBDA_MAX_BODY_BYTES - MULTIPART_OVERHEAD_BYTES;
+export const MAX_FITTING_DIRECT_UPLOAD_BYTES = ALB_LAMBDA_BODY_LIMIT_BYTES - MULTIPART_OVERHEAD_BYTES;
+/** `MAX_DIRECT_UPLOAD_BYTES` default: as large as fits. */
+export const DEFAULT_MAX_DIRECT_UPLOAD_BYTES = MAX_FITTING_DIRECT_UPLOAD_BYTES;
 /** `MAX_IMAGE_BYTES` default: 20 MiB. */
 export const DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 /** `MAX_IMAGE_PIXELS` default: 100 million, a 12,000 × 8,000 panorama; a decoded RGBA frame of 400 MB. */
@@ -16,6 +18,7 @@ export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
 export const DEFAULT_DATA_DIR = ".data";
 export const DEFAULT_BUGOUT_API_URL = "https://auth.bugout.dev";
 export const DEFAULT_REGION = "us-east-1";
+
 /** Longest image name kept, in characters. */
 export const MAX_NAME_LENGTH = 200;
 /** The name of an image whose upload carried neither a `name` part nor a usable file name. */
@@ -33,12 +36,6 @@ export const OBJECTS_DIRECTORY_NAME = "objects";
 
 /** The SQLite metadata file under `DATA_DIR`. */
 export const SQLITE_FILE_NAME = "metadata.sqlite";
-
-/**
- * Objects are written once under a fresh id and never change, so every cache may keep them for a year.
- * CloudFront's response headers policy sets what browsers see (no longer than an access token lives).
- */
-export const IMAGE_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
 /** An image type the gateway stores: what `file-type` detects, and how it is recorded. */
 export interface ImageType {

@@ -1,15 +1,11 @@
-import { BadGatewayError, BadRequestError, HttpError } from "../../contract/errors";
+import { BadGatewayError, BadRequestError, HttpError, PayloadTooLargeError } from "../../contract/errors";
+
+export { DirectUploadTooLargeError, PayloadTooLargeError } from "../../contract/errors";
 
 /**
  * The origin's own HTTP errors; the shared ones (`InvalidIdError`, `BadRequestError`, ...) come from
  * `contract/errors.ts`, so both halves of the gateway answer with the same `{"error": {"code", "message"}}`.
  */
-
-export class PayloadTooLargeError extends HttpError {
-  public constructor(message: string) {
-    super(413, "too_large", message);
-  }
-}
 
 /** Above `MAX_IMAGE_BYTES`, by any route. */
 export class ImageTooLargeError extends PayloadTooLargeError {

@@ -3,7 +3,7 @@ import { stagingKeyOf } from "../../contract/keys";
 import type { EntryRef, UploadRef } from "../../contract/types";
 import { limitedBody } from "../http/requestBody";
 import { MAX_UPLOAD_REQUEST_BYTES, UPLOAD_TICKET_TTL_SECONDS } from "./constants";
-import { EmptyFileError, ImageTooLargeError } from "./errors";
+import { EmptyFileError, ImageTooLargeError, PayloadTooLargeError } from "./errors";
 import { imageName } from "./names";
 import type { ImageRecord, OriginServices, PresignedPost, UploadError, UploadRecord } from "./ports";
 
@@ -51,20 +51,20 @@ export const EXPIRED_UPLOAD: UploadError = {
  * `image`); the size decides at once whether the image may be stored at all.
  *
  * @throws {BadRequestError} `invalid_upload` for another shape
+ * @throws {PayloadTooLargeError} `too_large` for a body above `MAX_UPLOAD_REQUEST_BYTES`
  * @throws {EmptyFileError} for a size of 0
  * @throws {ImageTooLargeError} for a size above `maxImageBytes`
  */
 export async function readUploadRequest(request: Request, maxImageBytes: number): Promise<UploadRequest> {
-  const body = limitedBody(request, MAX_UPLOAD_REQUEST_BYTES, () =>
-    invalid("The request body is too large."),
-  );
+  const tooLarge = () =>
+    new PayloadTooLargeError(`The request body may be at most ${MAX_UPLOAD_REQUEST_BYTES} bytes.`);
+  const body = limitedBody(request, MAX_UPLOAD_REQUEST_BYTES, tooLarge);
   let parsed: unknown;
   try {
     parsed = JSON.parse(await new Response(body.stream).text());
   } catch {
-    throw invalid(
-      body.exceeded() ? "The request body is too large." : 'The request body must be JSON {"name", "size"}.',
-    );
+    if (body.exceeded()) throw tooLarge();
+    throw invalid('The request body must be JSON {"name", "size"}.');
   }
   const { name, size } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
     name?: unknown;

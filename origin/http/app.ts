@@ -9,7 +9,7 @@ import { verifyGrant } from "../../contract/tokens";
 import type { EntryRef, ImageRef, UploadRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
 import { deleteEntryImages, deleteImage } from "../domain/deletions";
-import { PayloadTooLargeError } from "../domain/errors";
+import { DirectUploadTooLargeError } from "../domain/errors";
 import { storeImage, storeImageDepsOf } from "../domain/imageWrites";
 import { issueUploadTicket, readUploadRequest, readUploadStatus } from "../domain/uploadTickets";
 import { readUploadForm } from "./multipart";
@@ -54,7 +54,7 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
       const entry = entryOf(c.get("params"));
       const form = await readUploadForm(c.req.raw, {
         maxFileBytes: deps.config.maxDirectUploadBytes,
-        tooLarge: () => directUploadTooLarge(entry, deps.config.maxDirectUploadBytes),
+        tooLarge: () => new DirectUploadTooLargeError(entry, deps.config.maxDirectUploadBytes),
       });
       const { record, created } = await storeImage(entry, form, storage);
       return c.json(record, created ? 201 : 200);
@@ -105,17 +105,21 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
 
 /**
  * Refuses what the edge would refuse (ids, shapes, methods), then checks the edge's grant: signed with our
- * keys, fresh, and for exactly this journal, entry and method. The origin never asks the journals API.
+ * keys, fresh, and for exactly this request (journal, entry, method and path). The origin never asks the
+ * journals API.
  */
 function verifyAccess(deps: OriginDeps): MiddlewareHandler<OriginEnv> {
   return async (c, next) => {
-    const { spec, params } = matchEndpoint(c.req.method, new URL(c.req.url).pathname);
+    const path = new URL(c.req.url).pathname;
+    const { spec, params } = matchEndpoint(c.req.method, path);
     c.set("params", params);
     if (spec.credential !== "none") {
+      // Exactly this request: a grant for one image's path never opens the entry's collection.
       const expected = {
         journalId: params.journalId as string,
         entryId: params.entryId as string,
         method: c.req.method,
+        path,
       };
       await verifyGrant(await deps.keys(), c.req.header(GRANT_HEADER), expected, deps.now() / 1000);
     }
@@ -155,13 +159,6 @@ function routePattern(c: Parameters<typeof matchedRoutes>[0]): string | null {
 export function errorAnswer(error: unknown): Response {
   const { status, headers, body } = errorResponse(error);
   return new Response(body, { status, headers });
-}
-
-function directUploadTooLarge(entry: EntryRef, maxBytes: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `A direct upload takes at most ${maxBytes} bytes; upload larger images with ` +
-      `POST /api/journals/${entry.journalId}/entries/${entry.entryId}/uploads.`,
-  );
 }
 
 /** Path parameters by name, as `matchEndpoint` checked them. */

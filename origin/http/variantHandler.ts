@@ -6,7 +6,6 @@ import { errorResponse } from "../../contract/responses";
 import { s3ClientFor } from "../adapters/dependencies";
 import { S3ImageStore } from "../adapters/S3ImageStore";
 import { type GeneratorConfig, generatorConfigFromEnv } from "../config";
-import { IMAGE_CACHE_CONTROL } from "../domain/constants";
 import type { ImageStore } from "../domain/ports";
 import { generateVariant, logVariantFailure, type VariantDeps } from "../domain/variants";
 
@@ -55,11 +54,9 @@ export async function answerVariantRequest(
   if (bytes.byteLength > maxInlineBytes) {
     return { status: 302, headers: { location: "#", "cache-control": "no-store" }, body: "" };
   }
-  const headers = {
-    "content-type": contentType,
-    "content-length": String(bytes.byteLength),
-    "cache-control": IMAGE_CACHE_CONTROL,
-  };
+  // No Cache-Control, as the stored object has none: CloudFront keeps it by the cache policy's TTL, and
+  // the images' response headers policy, which never overrides, gives browsers the token's lifetime.
+  const headers = { "content-type": contentType, "content-length": String(bytes.byteLength) };
   return { status: 200, headers, body: method === "HEAD" ? "" : bytes };
 }
 

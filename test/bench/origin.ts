@@ -57,7 +57,7 @@ export async function benchOrigin(): Promise<void> {
   const path = imagesPath(ENTRY);
   // Every upload carries bytes never seen before, so deduplication never short-circuits it.
   const upload = async (bytes: Uint8Array<ArrayBuffer>) => {
-    const { token } = await signGrant(ring, { ...ENTRY, method: "POST" }, Date.now() / 1000);
+    const { token } = await signGrant(ring, { ...ENTRY, method: "POST", path }, Date.now() / 1000);
     const response = await app.request(path, {
       method: "POST",
       body: uploadForm(bytes),

@@ -7,7 +7,9 @@ import { ENTRY, makeKey, OTHER_ENTRY } from "../support/edge";
 const NOW = 1_795_000_000;
 const current = makeKey("2026-11");
 const previous = makeKey("2026-10");
-const GET_ENTRY = { ...ENTRY, method: "GET" } as const;
+/** The path grants below are minted for: the entry's images. */
+const IMAGES_PATH = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images`;
+const GET_ENTRY = { ...ENTRY, method: "GET", path: IMAGES_PATH } as const;
 let ring: KeyRing;
 
 beforeAll(async () => {
@@ -153,24 +155,36 @@ describe("verifyAccessToken", () => {
 });
 
 describe("signGrant and verifyGrant", () => {
-  it("signs a grant for one method on one entry that lives 60 s, and verifies it for exactly that", async () => {
+  it("signs a grant for one method on one path that lives 60 s, and verifies it for exactly that", async () => {
     // Act
-    const { token, expiresAt } = await signGrant(ring, { ...ENTRY, method: "DELETE" }, NOW);
+    const { token, expiresAt } = await signGrant(
+      ring,
+      { ...ENTRY, method: "DELETE", path: IMAGES_PATH },
+      NOW,
+    );
 
     // Assess
     expect(expiresAt).toBe(NOW + 60);
-    expect(decodeJwt(token)).toMatchObject({ aud: "image-gateway:origin", method: "DELETE", exp: NOW + 60 });
-    await expect(verifyGrant(ring, token, { ...ENTRY, method: "DELETE" }, NOW)).resolves.toEqual({
-      ...ENTRY,
+    expect(decodeJwt(token)).toMatchObject({
+      aud: "image-gateway:origin",
       method: "DELETE",
+      path: IMAGES_PATH,
+      exp: NOW + 60,
     });
+    const expected = { ...ENTRY, method: "DELETE", path: IMAGES_PATH };
+    await expect(verifyGrant(ring, token, expected, NOW)).resolves.toEqual(expected);
   });
 
   it.each([
-    ["another entry", { ...OTHER_ENTRY, method: "GET" }],
-    ["another journal", { journalId: "journal-2", entryId: ENTRY.entryId, method: "GET" }],
-    ["another method", { ...ENTRY, method: "DELETE" }],
-    ["the same method in lower case", { ...ENTRY, method: "get" }],
+    ["another entry", { ...GET_ENTRY, ...OTHER_ENTRY }],
+    ["another journal", { ...GET_ENTRY, journalId: "journal-2" }],
+    ["another method", { ...GET_ENTRY, method: "DELETE" }],
+    ["the same method in lower case", { ...GET_ENTRY, method: "get" }],
+    [
+      "another path of the same entry",
+      { ...GET_ENTRY, path: `${IMAGES_PATH}/3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71` },
+    ],
+    ["the same path with a trailing slash", { ...GET_ENTRY, path: `${IMAGES_PATH}/` }],
   ])("refuses a grant presented for %s", async (_what, expected) => {
     // Prepare
     const { token } = await signGrant(ring, GET_ENTRY, NOW);
@@ -199,7 +213,11 @@ describe("signGrant and verifyGrant", () => {
 
   it("refuses a grant-audience token that lives longer than 60 s", async () => {
     // Prepare: claims a grant has, signed with our own key, but for 61 s
-    const claims = { ...viewerClaims({ aud: "image-gateway:origin", exp: NOW + 61 }), method: "GET" };
+    const claims = {
+      ...viewerClaims({ aud: "image-gateway:origin", exp: NOW + 61 }),
+      method: "GET",
+      path: IMAGES_PATH,
+    };
 
     // Act
     const verified = verifyGrant(ring, await handSigned(claims), GET_ENTRY, NOW);

@@ -507,14 +507,22 @@ describe("authorize: /api/*", () => {
     // Assess
     if (decision.action !== "forward-to-origin" || !decision.grant) throw new Error("expected a grant");
     const keys = await KeyRing.create([currentKey]);
-    const expected = { ...ENTRY, method: "DELETE" };
+    const expected = { ...ENTRY, method: "DELETE", path: IMAGES_URI };
     await expect(verifyGrant(keys, decision.grant, expected, edge.clock.seconds)).resolves.toEqual(expected);
     await expect(
       verifyGrant(keys, decision.grant, { ...expected, method: "GET" }, edge.clock.seconds),
     ).rejects.toMatchObject({ status: 401 });
     await expect(
-      verifyGrant(keys, decision.grant, { ...OTHER_ENTRY, method: "DELETE" }, edge.clock.seconds),
+      verifyGrant(keys, decision.grant, { ...expected, ...OTHER_ENTRY }, edge.clock.seconds),
     ).rejects.toMatchObject({ status: 401 });
+    await expect(
+      verifyGrant(
+        keys,
+        decision.grant,
+        { ...expected, path: `${IMAGES_URI}/${IMAGE_ID}` },
+        edge.clock.seconds,
+      ),
+    ).rejects.toMatchObject({ status: 401, code: "invalid_grant" });
     await expect(
       verifyGrant(keys, decision.grant, expected, edge.clock.seconds + 61 + 5),
     ).rejects.toMatchObject({ code: "invalid_grant" });
@@ -536,14 +544,108 @@ describe("authorize: /api/*", () => {
   it("refuses a grant signed with the viewer audience (a token passed off as a grant)", async () => {
     const keys = await KeyRing.create([currentKey]);
     await expect(
-      verifyGrant(keys, await tokenFor(), { ...ENTRY, method: "GET" }, edge.clock.seconds),
+      verifyGrant(keys, await tokenFor(), { ...ENTRY, method: "GET", path: IMAGES_URI }, edge.clock.seconds),
     ).rejects.toMatchObject({
       code: "invalid_grant",
     });
   });
 });
 
+describe("authorize: direct uploads the load balancer cannot pass", () => {
+  const upload = (contentLength: string, headers: Record<string, string[]> = { authorization: [ALICE] }) =>
+    request({ method: "POST", uri: IMAGES_URI, headers: { ...headers, "content-length": [contentLength] } });
+
+  it("forwards a body of exactly the ALB's 1,000,000 bytes", async () => {
+    const decision = await authorize(upload("1000000"), edge.deps);
+    expect(decision.action).toBe("forward-to-origin");
+  });
+
+  it("answers 413 too_large above it, pointing at the presigned route", async () => {
+    // Act
+    const decision = await authorize(upload("1000001"), edge.deps);
+
+    // Assess
+    expect(status(decision)).toBe(413);
+    expect(errorCode(decision)).toBe("too_large");
+    if (decision.action !== "respond") throw new Error("expected a response");
+    expect(decision.response.headers["cache-control"]).toBe("no-store");
+    expect(decision.response.body).toContain(`POST ${IMAGES_URI.replace(/images$/, "uploads")}`);
+  });
+
+  it("checks the credential first: a caller without one is 401, whatever the size", async () => {
+    const decision = await authorize(upload("5000000", {}), edge.deps);
+    expect(status(decision)).toBe(401);
+  });
+
+  it("leaves other routes' bodies to the origin", async () => {
+    const decision = await authorize(
+      request({
+        method: "POST",
+        uri: IMAGES_URI.replace(/images$/, "uploads"),
+        headers: { authorization: [ALICE], "content-length": ["2000000"] },
+      }),
+      edge.deps,
+    );
+    expect(decision.action).toBe("forward-to-origin");
+  });
+});
+
+describe("authorize: the decision log line", () => {
+  it("says what was decided, for which route and ids, by which kind of credential, and nothing secret", async () => {
+    // Act
+    await authorize(
+      request({ method: "DELETE", uri: IMAGES_URI, headers: { authorization: [ALICE] } }),
+      edge.deps,
+    );
+    await authorize(
+      request({ uri: IMAGE_URI, querystring: `token=${await tokenFor(OTHER_ENTRY)}` }),
+      edge.deps,
+    );
+
+    // Assess
+    const lines = edge.logs.filter((line) => line.event === "edge_decision");
+    expect(lines).toEqual([
+      {
+        level: "info",
+        event: "edge_decision",
+        action: "forward-to-origin",
+        status: null,
+        code: null,
+        method: "DELETE",
+        route: "api:images",
+        journal_id: ENTRY.journalId,
+        entry_id: ENTRY.entryId,
+        credential: "authorization",
+        journals: "asked",
+        ms: expect.any(Number),
+      },
+      expect.objectContaining({
+        action: "respond",
+        status: 403,
+        code: "forbidden",
+        route: "image",
+        credential: "query_token",
+        journals: "not_asked",
+      }),
+    ]);
+    expect(JSON.stringify(edge.logs)).not.toContain("test-credential-alice");
+    expect(JSON.stringify(edge.logs)).not.toMatch(/eyJ/);
+  });
+});
+
 describe("authorize: CORS", () => {
+  it("sends Vary: Origin to other and absent origins too", async () => {
+    for (const origin of [undefined, "https://elsewhere.example"]) {
+      const decision = await authorize(
+        request({ uri: "/nowhere", headers: origin ? { origin: [origin] } : {} }),
+        edge.deps,
+      );
+      if (decision.action !== "respond") throw new Error("expected a response");
+      expect(decision.response.headers.vary).toBe("Origin");
+      expect(decision.response.headers["access-control-allow-origin"]).toBeUndefined();
+    }
+  });
+
   it("answers a preflight from a configured origin", async () => {
     const decision = await authorize(
       request({ method: "OPTIONS", uri: IMAGES_URI, headers: { origin: [ALLOWED_ORIGIN] } }),

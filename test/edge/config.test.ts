@@ -31,6 +31,8 @@ describe("resolveEdgeConfig", () => {
     [{ imagesPrefix: "../dev" }, /IMAGES_PREFIX/],
     [{ variantWidths: [0, 320] }, /VARIANT_WIDTHS/],
     [{ variantWidths: [320.5] }, /VARIANT_WIDTHS/],
+    [{ imagesPrefix: "incoming" }, /IMAGES_PREFIX "incoming" must not be incoming or under it/],
+    [{ imagesPrefix: "incoming/images" }, /must not be incoming or under it/],
     [{ corsAllowedOrigins: ["https://notes.example.com/"] }, /CORS_ALLOWED_ORIGINS/],
     [{ corsAllowedOrigins: ["*"] }, /CORS_ALLOWED_ORIGINS/],
   ])("refuses %o", (change, message) => {

@@ -185,7 +185,7 @@ describe("viewer-request /api/*", () => {
     const grants = result.headers["x-image-gateway-grant"] ?? [];
     expect(grants).toHaveLength(1);
     expect(grants[0]?.value).not.toBe("forged.grant.value");
-    const claims = { ...ENTRY, method: "GET" };
+    const claims = { ...ENTRY, method: "GET", path: "/api/journals/journal-1/entries/entry-1/images" };
     await expect(
       verifyGrant(await KeyRing.create([key]), grants[0]?.value, claims, edge.clock.seconds),
     ).resolves.toEqual(claims);

@@ -275,13 +275,17 @@ describe("for AWS", () => {
       ContentTypeOptions: { Override: true },
       ContentSecurityPolicy: { ContentSecurityPolicy: IMAGE_CONTENT_SECURITY_POLICY, Override: true },
     });
+    // Never overriding: an image (no Cache-Control of its own) gets the token's lifetime, an error keeps
+    // its no-store.
     expect(images.CustomHeadersConfig.Items).toEqual([
-      { Header: "Cache-Control", Value: `private, max-age=${TTL}`, Override: true },
-      // A variant's format follows Accept; with CORS configured the allowed origin varies it too.
-      { Header: "Vary", Value: "Origin, Accept", Override: true },
+      { Header: "Cache-Control", Value: `private, max-age=${TTL}`, Override: false },
+      // A variant's format follows Accept, and the same URL answers with or without CORS by Origin.
+      { Header: "Vary", Value: "Accept, Origin", Override: true },
     ]);
     // The origin's answers, errors included, keep their own Cache-Control: nothing on the way replaces it.
-    expect(policy(api?.ResponseHeadersPolicyId)?.CustomHeadersConfig).toBeUndefined();
+    expect(policy(api?.ResponseHeadersPolicyId)?.CustomHeadersConfig).toEqual({
+      Items: [{ Header: "Vary", Value: "Origin", Override: false }],
+    });
     expect(policy(api?.ResponseHeadersPolicyId)?.SecurityHeadersConfig).toBeUndefined();
     expect(api?.CachePolicyId).toBe("4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
   });

@@ -328,7 +328,12 @@ describe("any path, through the edge", () => {
               const grant = decision.action === "forward-to-origin" ? decision.grant : undefined;
               const [journalId = "", entryId = ""] = (route.entry as string).split("/");
               await expect(
-                verifyGrant(edge.deps.keys, grant, { journalId, entryId, method: verb }, edge.clock.seconds),
+                verifyGrant(
+                  edge.deps.keys,
+                  grant,
+                  { journalId, entryId, method: verb, path: uri },
+                  edge.clock.seconds,
+                ),
               ).resolves.toBeDefined();
               assertRewritten(decision, verb, uri, presented, headers);
               return tally("api forwarded with its grant");

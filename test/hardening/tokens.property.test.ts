@@ -19,6 +19,8 @@ import { assertProperty, propertyTimeoutMs } from "../support/properties";
 const SIGNING = makeKey("k1");
 const VERIFYING = makeKey("k0");
 const RUNS = { mutations: 3_000, claims: 2_000, grants: 1_500 } as const;
+/** The path the grants below are minted for and checked against. */
+const API_PATH = `/api/journals/${ENTRY.journalId}/entries/${ENTRY.entryId}/images`;
 const THIRD_ENTRY: EntryRef = { journalId: "journal-2", entryId: "entry-9" };
 const TARGETS = [ENTRY, OTHER_ENTRY, THIRD_ENTRY] as const;
 
@@ -409,11 +411,11 @@ describe("claims signed with our own keys", () => {
 
   it("refuses a grant presented as an access token, and an access token presented as a grant", async () => {
     // Prepare
-    const grant = (await signGrant(edge.deps.keys, { ...ENTRY, method: "GET" }, now)).token;
+    const grant = (await signGrant(edge.deps.keys, { ...ENTRY, method: "GET", path: API_PATH }, now)).token;
 
     // Act
     const asToken = await authorize(imageRead(grant, ENTRY, "query"), edge.deps);
-    const asGrant = verifyGrant(edge.deps.keys, original, { ...ENTRY, method: "GET" }, now);
+    const asGrant = verifyGrant(edge.deps.keys, original, { ...ENTRY, method: "GET", path: API_PATH }, now);
 
     // Assess
     expect(asToken).toMatchObject({ action: "respond", response: { status: 401 } });
@@ -432,12 +434,18 @@ describe("a mutated grant at the origin", () => {
         fc.constantFrom(...methods),
         async (changes, entry, verb) => {
           // Prepare
-          const grant = (await signGrant(edge.deps.keys, { ...ENTRY, method: "POST" }, now)).token;
+          const grant = (await signGrant(edge.deps.keys, { ...ENTRY, method: "POST", path: API_PATH }, now))
+            .token;
           const mutated = changes.reduce((current, change) => change(current), grant);
           fc.pre(mutated !== grant);
 
           // Act
-          const verified = await verifyGrant(edge.deps.keys, mutated, { ...entry, method: verb }, now).then(
+          const verified = await verifyGrant(
+            edge.deps.keys,
+            mutated,
+            { ...entry, method: verb, path: API_PATH },
+            now,
+          ).then(
             () => true,
             (error: { status?: number; code?: string }) => {
               expect(error).toMatchObject({ status: 401, code: "invalid_grant" });

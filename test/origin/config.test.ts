@@ -12,7 +12,7 @@ describe("originConfigFromEnv", () => {
     expect(config).toEqual({
       dataDir: ".data",
       imagesPrefix: "dev",
-      maxDirectUploadBytes: 1032192,
+      maxDirectUploadBytes: 983616,
       maxImageBytes: 20971520,
       maxImagePixels: 100_000_000,
       stripImageMetadata: true,
@@ -128,6 +128,14 @@ describe("originConfigFromEnv", () => {
     ],
     ["an FTP endpoint", { ...BASE, S3_ENDPOINT: "ftp://127.0.0.1" }, "S3_ENDPOINT must be http(s)."],
     ["a prefix with a leading slash", { ...BASE, IMAGES_PREFIX: "/dev" }, "IMAGES_PREFIX"],
+    // Image reads would map onto unvalidated staged uploads, which the lifecycle rule also expires.
+    ["the staging prefix", { ...BASE, IMAGES_PREFIX: "incoming" }, "must not be incoming or under it"],
+    ["a prefix under the staging prefix", { ...BASE, IMAGES_PREFIX: "incoming/x" }, "must not be incoming"],
+    [
+      "a direct limit whose multipart body cannot pass the ALB's 1 MB",
+      { ...BASE, MAX_DIRECT_UPLOAD_BYTES: String(1024 * 1024) },
+      "MAX_DIRECT_UPLOAD_BYTES must be a whole number from 1 to 983616",
+    ],
     [
       "a direct limit above the image limit",
       { ...BASE, MAX_DIRECT_UPLOAD_BYTES: "30000000" },

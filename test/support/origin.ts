@@ -157,9 +157,9 @@ export interface TestOrigin {
   readonly invalidations: string[][];
   readonly imageFaults: FaultSwitch<ImageStore>;
   readonly invalidatorFaults: FaultSwitch<Invalidator>;
-  /** Signs a grant for `method` on `entry` as the edge would, now. */
-  grant(method: string, entry: EntryRef): Promise<string>;
-  /** Sends a request with a grant for its method and `entry`, unless `grant` says otherwise. */
+  /** Signs a grant for `method` on `path` (default: the entry's images) of `entry` as the edge would, now. */
+  grant(method: string, entry: EntryRef, path?: string): Promise<string>;
+  /** Sends a request with a grant for its method, path and `entry`, unless `grant` says otherwise. */
   send(
     method: string,
     path: string,
@@ -229,10 +229,10 @@ export async function makeOrigin(options: TestOriginOptions): Promise<TestOrigin
     uuid: () => crypto.randomUUID(),
   };
   const app = createApp(deps);
-  const grant = async (method: string, entry: EntryRef) =>
-    (await signGrant(ring, { ...entry, method }, clock.seconds)).token;
+  const grant = async (method: string, entry: EntryRef, path = imagesPath(entry)) =>
+    (await signGrant(ring, { ...entry, method, path }, clock.seconds)).token;
   const send: TestOrigin["send"] = async (method, path, { entry, grant: given, body, headers } = {}) => {
-    const token = given === undefined && entry ? await grant(method, entry) : given;
+    const token = given === undefined && entry ? await grant(method, entry, path) : given;
     return app.request(path, {
       method,
       body,

@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, Validations } from "aws-cdk-lib";
 import * as acm from "aws-cdk-lib/aws-certificatemanager";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
@@ -27,6 +27,8 @@ export interface ImageDistributionProps {
   readonly viewerRequest: lambda.IVersion;
   readonly priceClass: cloudfront.PriceClass;
   readonly customDomain: { readonly domainName: string; readonly certificateArn: string } | undefined;
+  /** The WAF web ACL (CLOUDFRONT scope, us-east-1) in front of the distribution, if any. */
+  readonly webAclArn?: string;
 }
 
 /**
@@ -96,15 +98,15 @@ export class ImageDistribution extends Construct {
           override: true,
         },
       },
+      // Not overriding what the response already says: an image from S3 has no Cache-Control and gets the
+      // token's lifetime, while every error (the edge's, the origin group's 404) keeps its no-store. AWS
+      // documents the override flag, not whether a policy touches responses the edge generates; with
+      // override off the answer is the same either way.
       customHeadersBehavior: {
         customHeaders: [
-          { header: "Cache-Control", value: required(headers, "cache-control"), override: true },
-          // The format follows Accept under one URL; with CORS, the allowed origin varies it too.
-          {
-            header: "Vary",
-            value: cors ? `Origin, ${required(headers, "vary")}` : required(headers, "vary"),
-            override: true,
-          },
+          { header: "Cache-Control", value: required(headers, "cache-control"), override: false },
+          // The format follows Accept under one URL, and CORS headers follow Origin: always both.
+          { header: "Vary", value: required(headers, "vary"), override: true },
         ],
       },
       corsBehavior: cors,
@@ -116,12 +118,13 @@ export class ImageDistribution extends Construct {
       queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.all(),
       cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
     });
-    const apiResponseHeaders = cors
-      ? new cloudfront.ResponseHeadersPolicy(this, "ApiResponseHeaders", {
-          comment: "image-gateway API: CORS for the configured origins",
-          corsBehavior: cors,
-        })
-      : undefined;
+    const apiResponseHeaders = new cloudfront.ResponseHeadersPolicy(this, "ApiResponseHeaders", {
+      comment: "image-gateway API: Vary: Origin, and CORS for the configured origins",
+      customHeadersBehavior: {
+        customHeaders: [{ header: "Vary", value: "Origin", override: false }],
+      },
+      corsBehavior: cors,
+    });
 
     this.distribution = new cloudfront.Distribution(this, "Distribution", {
       comment: "image-gateway",
@@ -148,6 +151,7 @@ export class ImageDistribution extends Construct {
         },
       },
       priceClass: props.priceClass,
+      webAclId: props.webAclArn,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       // The default *.cloudfront.net certificate has a fixed policy; a custom one gets TLS 1.2 at least.
       ...(props.customDomain && {
@@ -161,6 +165,32 @@ export class ImageDistribution extends Construct {
       }),
     });
     props.images.allowDistributionReads(this.distribution.distributionArn, props.imagesPrefix);
+    const nag = Validations.of(this.distribution);
+    nag.acknowledge({
+      id: "AwsSolutions-CFR1",
+      reason: "Images are shown worldwide: no country is refused.",
+    });
+    nag.acknowledge({
+      id: "AwsSolutions-CFR3",
+      reason:
+        "Every request meets the viewer-request function, which logs one JSON line per decision to " +
+        "CloudWatch Logs; WAF samples requests. Standard logs would need an ACL-enabled bucket.",
+    });
+    if (props.webAclArn === undefined) {
+      nag.acknowledge({
+        id: "AwsSolutions-CFR2",
+        reason:
+          "The operator turned the gateway's web ACL off (context waf=false), knowing the rate limit goes.",
+      });
+    }
+    if (!props.customDomain) {
+      nag.acknowledge({
+        id: "AwsSolutions-CFR4",
+        reason:
+          "The default *.cloudfront.net certificate's security policy is CloudFront's, not ours; with " +
+          "domainName and certificateArn the distribution requires TLS 1.2.",
+      });
+    }
   }
 }
 

@@ -1,14 +1,17 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Aws, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
 import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
 import * as targets from "aws-cdk-lib/aws-elasticloadbalancingv2-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as destinations from "aws-cdk-lib/aws-lambda-destinations";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { STAGING_PREFIX } from "../../../contract/constants";
 
@@ -25,6 +28,13 @@ const ORIGIN_TIMEOUT = CLOUDFRONT_READ_TIMEOUT.minus(Duration.seconds(2));
  */
 const ORIGIN_MEMORY_MB = 1024;
 const LISTENER_PORT = 80;
+/**
+ * Lambda's own retries of an S3 notification (its default, stated): a storage or metadata outage gets
+ * three attempts over a few minutes before the event goes to the failure queue.
+ */
+const FINALIZE_RETRY_ATTEMPTS = 2;
+/** SQS's longest: a failed finalize waits two weeks for `npm run reconcile -- --fix` to settle it. */
+const FAILED_FINALIZE_RETENTION = Duration.days(14);
 
 /** What the origin service is built from. */
 export interface OriginServiceProps {
@@ -59,6 +69,10 @@ export class OriginService extends Construct {
   public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   /** The load balancer as CloudFront's origin for `/api/*`. */
   public readonly origin: cloudfront.IOrigin;
+  /** Where Lambda puts an S3 notification whose finalize failed after every retry. */
+  public readonly failedFinalizations: sqs.Queue;
+  /** In alarm while the failure queue holds anything. */
+  public readonly failedFinalizationsAlarm: cloudwatch.Alarm;
 
   public constructor(scope: Construct, id: string, props: OriginServiceProps) {
     super(scope, id);
@@ -100,6 +114,18 @@ export class OriginService extends Construct {
       dropInvalidHeaderFields: true,
     });
     this.loadBalancer.node.addDependency(gatewayAttachment);
+    Validations.of(this.vpc).acknowledge({
+      id: "AwsSolutions-VPC7",
+      reason:
+        "The VPC holds only the internal load balancer in isolated subnets (no NAT, no routes out), " +
+        "reached by CloudFront's VPC origin alone; every request it carries is logged by the origin.",
+    });
+    Validations.of(this.loadBalancer).acknowledge({
+      id: "AwsSolutions-ELB2",
+      reason:
+        "The origin logs one JSON line per request (method, route, status, duration, trace id) and the " +
+        "edge one per decision; ALB access logs would add a log bucket for the same facts.",
+    });
 
     const logGroup = new logs.LogGroup(this, "Logs", {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -165,6 +191,17 @@ export class OriginService extends Construct {
       }),
     );
     this.role.addToPolicy(props.readSigningKeys);
+    for (const prefix of [`${props.imagesPrefix}/*`, `${STAGING_PREFIX}*`]) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(props.bucket.node.defaultChild as CfnElement)}.Arn>/${prefix}]`,
+        reason:
+          "Objects under one prefix of the gateway's own bucket: image ids and upload ids are made at run time.",
+      });
+    }
+    Validations.of(this.function).acknowledge({
+      id: "AwsSolutions-L1",
+      reason: "nodejs22.x on purpose: the same runtime as the edge function, which Lambda@Edge runs.",
+    });
 
     const listener = this.loadBalancer.addListener("Http", {
       port: LISTENER_PORT,
@@ -173,6 +210,38 @@ export class OriginService extends Construct {
       open: false,
     });
     listener.addTargets("Origin", { targets: [new targets.LambdaTarget(this.function)] });
+    requireSourceAccount(this.function, "elasticloadbalancing.amazonaws.com");
+
+    // S3 invokes the function asynchronously; after Lambda's retries a failed finalize would vanish and its
+    // upload stay pending. Its event goes to this queue instead (only S3 invokes the function that way:
+    // the load balancer's calls are synchronous), and the alarm says so.
+    this.failedFinalizations = new sqs.Queue(this, "FailedFinalizations", {
+      retentionPeriod: FAILED_FINALIZE_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(this.failedFinalizations).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason: "This queue is itself the dead-letter destination of the finalize invocations.",
+    });
+    new lambda.EventInvokeConfig(this, "AsyncInvokeConfig", {
+      function: this.function,
+      retryAttempts: FINALIZE_RETRY_ATTEMPTS,
+      onFailure: new destinations.SqsDestination(this.failedFinalizations),
+    });
+    this.failedFinalizationsAlarm = new cloudwatch.Alarm(this, "FailedFinalizationsAlarm", {
+      alarmDescription:
+        "image-gateway: a presigned upload could not be finalized after every retry. " +
+        "Run `npm run reconcile -- --fix` (README, Deploy to AWS), then purge the queue.",
+      metric: this.failedFinalizations.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
 
     this.origin = origins.VpcOrigin.withApplicationLoadBalancer(this.loadBalancer, {
       // Inside a VPC origin the hop never leaves AWS's network; HTTPS would need a certificate for a name
@@ -196,5 +265,17 @@ export class OriginService extends Construct {
         resources: [distribution.distributionArn],
       }),
     );
+  }
+}
+
+/**
+ * Adds `SourceAccount` to the permissions that let `service` invoke `fn`: CDK's grant names the source
+ * ARN only, and AWS advises both, so a same-named resource in another account can never invoke it.
+ */
+function requireSourceAccount(fn: lambda.Function, service: string): void {
+  for (const child of fn.node.findAll()) {
+    if (child instanceof lambda.CfnPermission && child.principal === service) {
+      child.sourceAccount = Aws.ACCOUNT_ID;
+    }
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { ALB_LAMBDA_MAX_BODY_BYTES } from "../../../origin/domain/constants";
+import { ALB_LAMBDA_BODY_LIMIT_BYTES } from "../../../contract/constants";
 import { PayloadTooLargeError } from "../../../origin/domain/errors";
 
 /**
@@ -7,7 +7,7 @@ import { PayloadTooLargeError } from "../../../origin/domain/errors";
  * load balancer refuses such a request before the function runs; locally it is refused at the same
  * point, so a limit the origin would accept but the ALB would not fails here rather than in production.
  */
-export function albBodyTooLarge(maxBytes = ALB_LAMBDA_MAX_BODY_BYTES): PayloadTooLargeError {
+export function albBodyTooLarge(maxBytes = ALB_LAMBDA_BODY_LIMIT_BYTES): PayloadTooLargeError {
   return new PayloadTooLargeError(
     `A request to the API carries at most ${maxBytes} bytes; upload larger images with ` +
       "POST /api/journals/{journal}/entries/{entry}/uploads.",
@@ -25,7 +25,7 @@ export function albBodyTooLarge(maxBytes = ALB_LAMBDA_MAX_BODY_BYTES): PayloadTo
  */
 export function readLambdaBody(
   request: IncomingMessage,
-  maxBytes = ALB_LAMBDA_MAX_BODY_BYTES,
+  maxBytes = ALB_LAMBDA_BODY_LIMIT_BYTES,
 ): Promise<Buffer | undefined> {
   if (Number(request.headers["content-length"] ?? 0) > maxBytes) return Promise.resolve(undefined);
   return new Promise<Buffer | undefined>((resolve, reject) => {

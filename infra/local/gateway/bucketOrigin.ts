@@ -3,7 +3,6 @@ import { Readable } from "node:stream";
 import send from "send";
 import { HttpError, NotFoundError } from "../../../contract/errors";
 import type { FileImageStore } from "../../../origin/adapters/FileImageStore";
-import { IMAGE_CACHE_CONTROL } from "../../../origin/domain/constants";
 import { writeError } from "./errorAnswer";
 import type { ImageObject, ImageSource } from "./imageSource";
 
@@ -35,8 +34,8 @@ export class BucketOrigin implements ImageSource {
       contentType: object.contentType,
       etag: object.eTag,
       lastModified: object.lastModified,
-      // What S3 keeps with every image the origin writes (S3ImageStore); the file store needs no copy of it.
-      cacheControl: IMAGE_CACHE_CONTROL,
+      // S3 keeps none with the images the origin writes (S3ImageStore), so CloudFront uses its default TTL.
+      cacheControl: undefined,
       read: async () => {
         // This very version: bytes written since under the same key are another object.
         const chunks = await this.store.stream(key, { ifMatch: object.eTag }).catch(() => null);

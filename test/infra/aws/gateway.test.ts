@@ -62,6 +62,13 @@ const bucketId = () => logicalId(synth.gateway.images.bucket);
 const originFunctionId = () => logicalId(synth.gateway.origin.function);
 const originRoleId = () => logicalId(synth.gateway.origin.role);
 const bugoutSecretId = () => logicalId(synth.gateway.bugoutAccessToken as Secret);
+const failedFinalizationsId = () => logicalId(synth.gateway.origin.failedFinalizations);
+const viewerRequestId = () => logicalId(synth.gateway.viewerRequest.lambda);
+/** The roles an edge-stack IAM policy is attached to. */
+const edgePolicyRoles = (policyId: string): string[] =>
+  (edge.toJSON().Resources[policyId]?.Properties?.Roles ?? []).map((role: { Ref: string }) => role.Ref);
+/** The logical id prefix of CDK's singleton LogRetention handler. */
+const LOG_RETENTION_HANDLER = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a";
 const distributionId = () => logicalId(synth.gateway.delivery.distribution);
 const distributionArn = () => ({
   "Fn::Join": [
@@ -270,7 +277,7 @@ describe("the distribution", () => {
     });
   });
 
-  it("adds nosniff, a CSP that runs nothing and a private browser lifetime to images", () => {
+  it("adds nosniff, a CSP that runs nothing, Vary: Origin and a private browser lifetime to images, never over an error's own Cache-Control", () => {
     // Prepare
     const policyId = (distributionConfig().DefaultCacheBehavior.ResponseHeadersPolicyId as { Ref: string })
       .Ref;
@@ -282,11 +289,33 @@ describe("the distribution", () => {
       ContentTypeOptions: { Override: true },
       ContentSecurityPolicy: { ContentSecurityPolicy: IMAGE_CONTENT_SECURITY_POLICY, Override: true },
     });
+    // Override off: S3's images carry no Cache-Control and get this one; every error (the edge's own, the
+    // failover origin's 404) carries no-store, which stays.
     expect(config.CustomHeadersConfig).toEqual({
       Items: [
-        { Header: "Cache-Control", Value: `private, max-age=${TOKEN_TTL_SECONDS}`, Override: true },
-        { Header: "Vary", Value: "Origin, Accept", Override: true },
+        { Header: "Cache-Control", Value: `private, max-age=${TOKEN_TTL_SECONDS}`, Override: false },
+        { Header: "Vary", Value: "Accept, Origin", Override: true },
       ],
+    });
+  });
+
+  it("keeps images at the edge for a year by its own TTL: objects carry no Cache-Control of theirs", () => {
+    // Prepare
+    const policyId = (distributionConfig().DefaultCacheBehavior.CachePolicyId as { Ref: string }).Ref;
+    const config = gateway.toJSON().Resources[policyId].Properties.CachePolicyConfig;
+
+    // Assess
+    expect(config).toMatchObject({ DefaultTTL: 365 * 24 * 3600, MaxTTL: 365 * 24 * 3600, MinTTL: 0 });
+  });
+
+  it("sends Vary: Origin on API answers too, whatever the origin says", () => {
+    // Prepare
+    const policyId = (apiBehavior()?.ResponseHeadersPolicyId as { Ref: string } | undefined)?.Ref ?? "";
+    const config = gateway.toJSON().Resources[policyId].Properties.ResponseHeadersPolicyConfig;
+
+    // Assess
+    expect(config.CustomHeadersConfig).toEqual({
+      Items: [{ Header: "Vary", Value: "Origin", Override: false }],
     });
   });
 
@@ -488,6 +517,12 @@ describe("the origin function", () => {
         },
       },
       {
+        // Lambda sends a finalize's event that failed every retry to its failure queue as the function.
+        Effect: "Allow",
+        Action: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        Resource: { "Fn::GetAtt": [failedFinalizationsId(), "Arn"] },
+      },
+      {
         Sid: "InvalidateThisDistribution",
         Effect: "Allow",
         Action: "cloudfront:CreateInvalidation",
@@ -653,8 +688,11 @@ describe("the variant generator behind the images origin group", () => {
 describe("every IAM policy in both stacks", () => {
   it("grants no wildcard action and no wildcard resource", () => {
     // Prepare
+    // CDK's own deploy-time LogRetention handler sets retention by name in other regions (`*`); it runs
+    // only while the stack deploys, and its cdk-nag finding is acknowledged beside it.
     const allows = [...policyStatements(gateway), ...policyStatements(edge)].filter(
-      ({ statement }) => statement.Effect === "Allow",
+      ({ resource, statement }) =>
+        statement.Effect === "Allow" && !resource.startsWith(LOG_RETENTION_HANDLER),
     );
 
     // Assess
@@ -687,13 +725,36 @@ describe("the edge", () => {
   });
 
   it("has no environment variables: its configuration is baked into the bundle", () => {
-    const fn = only(edge, "AWS::Lambda::Function").properties;
+    const fn = edge.toJSON().Resources[viewerRequestId()].Properties;
+    expect(fn.Handler).toBe("index.handler");
     expect(fn.Environment).toBeUndefined();
   });
 
-  it("has a role that reads the signing-key secret and nothing else", () => {
-    const statements = policyStatements(edge).map(({ statement }) => statement);
+  it("has a role that writes its own logs in any region, reads the signing-key secret, and nothing else", () => {
+    // Prepare
+    const roleId = edge.toJSON().Resources[viewerRequestId()].Properties.Role["Fn::GetAtt"][0];
+    const role = edge.toJSON().Resources[roleId].Properties;
+    const statements = policyStatements(edge)
+      .filter(({ resource }) => resource === roleId || edgePolicyRoles(resource).includes(roleId))
+      .map(({ statement }) => statement);
+    const logGroup = (name: string) => ({
+      "Fn::Join": [
+        "",
+        ["arn:", { Ref: "AWS::Partition" }, `:logs:*:`, { Ref: "AWS::AccountId" }, `:log-group:${name}:*`],
+      ],
+    });
+
+    // Assess
+    expect(role.ManagedPolicyArns).toBeUndefined();
     expect(statements).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [
+          logGroup("/aws/lambda/ImageGateway-viewer-request"),
+          logGroup("/aws/lambda/us-east-1.ImageGateway-viewer-request"),
+        ],
+      },
       {
         Effect: "Allow",
         Action: "secretsmanager:GetSecretValue",

@@ -30,8 +30,11 @@ describe("readSettings", () => {
       bugoutTokenSecretArn: undefined,
       customDomain: undefined,
       priceClass: "PriceClass_All",
-      maxDirectUploadBytes: 1024 * 1024 - 16 * 1024,
+      // The largest file whose multipart body (plus the 16 KiB allowed) fits the ALB's 1 MB.
+      maxDirectUploadBytes: 1_000_000 - 16 * 1024,
       maxImageBytes: 20 * 1024 * 1024,
+      wafRateLimit: 2000,
+      viewerRequestFunctionName: "ImageGateway-viewer-request",
     });
     expect(settings.edge).toMatchObject({
       journalsApiUrl: PLACEHOLDER_JOURNALS_API_URL,
@@ -39,6 +42,12 @@ describe("readSettings", () => {
       corsAllowedOrigins: [],
       imagesPrefix: "dev",
     });
+  });
+
+  it("turns the web ACL off with waf=false, from -c or cdk.json alike", () => {
+    expect(settingsFor({ waf: "false" }).wafRateLimit).toBeUndefined();
+    expect(settingsFor({ waf: false, wafRateLimit: 500 }).wafRateLimit).toBeUndefined();
+    expect(settingsFor({ wafRateLimit: "500" }).wafRateLimit).toBe(500);
   });
 
   it("reads from cdk.json exactly the defaults it documents", () => {
@@ -132,7 +141,12 @@ describe("readSettings", () => {
       /"bugoutTokenSecretArn"/,
     ],
     [{ priceClass: "PriceClass_Cheap" }, /"priceClass" must be one of/],
-    [{ maxDirectUploadBytes: 2 * 1024 * 1024 }, /"maxDirectUploadBytes" must be from 1 to 1032192/],
+    [{ maxDirectUploadBytes: 2 * 1024 * 1024 }, /"maxDirectUploadBytes" must be from 1 to 983616/],
+    // 1 MiB of file cannot pass the ALB with its multipart overhead.
+    [{ maxDirectUploadBytes: 1024 * 1024 }, /"maxDirectUploadBytes" must be from 1 to 983616/],
+    [{ wafRateLimit: 5 }, /"wafRateLimit" must be from 10 to 2000000000/],
+    [{ waf: "off" }, /"waf" must be true or false/],
+    [{ stackName: `Gateway${"x".repeat(50)}` }, /"stackName" may be at most 49 characters/],
     [{ maxImageBytes: 0 }, /"maxImageBytes"/],
   ])("refuses %j, naming the key", (context, message) => {
     expect(() => settingsFor(context)).toThrow(message);

@@ -84,7 +84,7 @@ describe.each(METADATA_ADAPTERS)("presigned upload tickets on %s metadata", (ada
       const response = await local.app.request(`http://gateway.test:8080${uploadsPath(entry)}`, {
         method: "POST",
         body: JSON.stringify({ size: 1 }),
-        headers: { "x-image-gateway-grant": await local.grant("POST", entry) },
+        headers: { "x-image-gateway-grant": await local.grant("POST", entry, uploadsPath(entry)) },
       });
 
       // Assess
@@ -156,7 +156,6 @@ describe.each(METADATA_ADAPTERS)("presigned upload tickets on %s metadata", (ada
       ["a negative size", { size: -1 }],
       ["a fractional size", { size: 1.5 }],
       ["a name that is not text", { name: 7, size: 1 }],
-      ["a body above 4 KiB", { name: "x".repeat(5000), size: 1 }],
     ])("refuses %s with 400 invalid_upload", async (_what, body) => {
       // Prepare
       const entry = freshEntry();
@@ -168,6 +167,20 @@ describe.each(METADATA_ADAPTERS)("presigned upload tickets on %s metadata", (ada
       // Assess
       expect(response.status).toBe(400);
       expect((await response.json()).error.code).toBe("invalid_upload");
+    });
+
+    it("refuses a body above 4 KiB with 413 too_large, however it declares its length", async () => {
+      for (const headers of [{}, { "content-length": "5000" }] as Record<string, string>[]) {
+        // Act
+        const entry = freshEntry();
+        const body = JSON.stringify({ name: "x".repeat(5000), size: 1 });
+        const response = await origin.send("POST", uploadsPath(entry), { entry, body, headers });
+
+        // Assess
+        expect(response.status).toBe(413);
+        expect(response.headers.get("cache-control")).toBe("no-store");
+        expect((await response.json()).error.code).toBe("too_large");
+      }
     });
 
     it("refuses a request without the edge's grant with 401", async () => {

@@ -120,7 +120,8 @@ describe.each(METADATA_ADAPTERS)("the origin app on %s metadata", (adapter) => {
       const object = await s3.read(objectKey(record));
       expect(object?.bytes).toEqual(bytes);
       expect(object?.contentType).toBe("image/png");
-      expect(object?.cacheControl).toBe("public, max-age=31536000, immutable");
+      // None stored: the response headers policy alone tells browsers how long (the token's lifetime).
+      expect(object?.cacheControl).toBeUndefined();
       expect(await storedFor(entry)).toEqual([
         expect.objectContaining({ id: record.id, sha256: record.sha256 }),
       ]);
@@ -781,6 +782,22 @@ describe.each(METADATA_ADAPTERS)("the origin app on %s metadata", (adapter) => {
       expect((await response.json()).error.code).toBe("invalid_grant");
     });
 
+    it("refuses a grant minted for another path of the same entry and method", async () => {
+      // Prepare: the edge granted deleting one image; the request would delete every image of the entry
+      const entry = freshEntry();
+      const stored = await (await origin.upload(entry, uploadForm(pngBytes(3, 3, 71)))).json();
+      const grant = await origin.grant("DELETE", entry, imagesPath(entry, stored.id));
+
+      // Act
+      const response = await origin.send("DELETE", imagesPath(entry), { grant });
+
+      // Assess: refused, and the image is still listed
+      expect(response.status).toBe(401);
+      expect((await response.json()).error.code).toBe("invalid_grant");
+      const listed = await (await origin.send("GET", imagesPath(entry), { entry })).json();
+      expect(listed.images.map((image: { id: string }) => image.id)).toEqual([stored.id]);
+    });
+
     it("refuses an expired grant", async () => {
       // Prepare
       const entry = freshEntry();
@@ -799,7 +816,11 @@ describe.each(METADATA_ADAPTERS)("the origin app on %s metadata", (adapter) => {
       // Prepare
       const entry = freshEntry();
       const stranger = await KeyRing.create([makeKey("stranger")]);
-      const { token } = await signGrant(stranger, { ...entry, method: "GET" }, origin.clock.seconds);
+      const { token } = await signGrant(
+        stranger,
+        { ...entry, method: "GET", path: imagesPath(entry) },
+        origin.clock.seconds,
+      );
 
       // Act
       const response = await origin.send("GET", imagesPath(entry), { grant: token });

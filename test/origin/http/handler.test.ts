@@ -268,7 +268,7 @@ describe("the deployed handler", () => {
     const { handler } = await import("../../../origin/http/handler");
     const grant = await signGrant(
       await KeyRing.create([key]),
-      { ...ENTRY, method: "POST" },
+      { ...ENTRY, method: "POST", path: loadAlbEvent("upload-all-bytes").path },
       Date.now() / 1000,
     );
     const event = withGrant(loadAlbEvent("upload-all-bytes"), grant.token);

@@ -2,14 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALB_LAMBDA_BODY_LIMIT_BYTES } from "../../../../contract/constants";
 import { type LocalGateway, startLocalGateway } from "../../../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../../../infra/local/gateway/localState";
 import { DRAIN_LIMIT_BYTES } from "../../../../infra/local/gateway/ViewerServer";
-import {
-  ALB_LAMBDA_MAX_BODY_BYTES,
-  DEFAULT_MAX_DIRECT_UPLOAD_BYTES,
-} from "../../../../origin/domain/constants";
+import { DEFAULT_MAX_DIRECT_UPLOAD_BYTES } from "../../../../origin/domain/constants";
 import { firstAnswer, formBytes, OneConnection, rawConnection } from "../../../support/http1";
 import { pngBytes } from "../../../support/images";
 import { type IssuedTicket, uploadForm } from "../../../support/origin";
@@ -158,7 +156,7 @@ describe("early answers reach the client whole (finding 4)", () => {
       const next = await connection.send({ path: "/api/health" });
 
       // Assess
-      expect(body.byteLength).toBeLessThanOrEqual(ALB_LAMBDA_MAX_BODY_BYTES);
+      expect(body.byteLength).toBeLessThanOrEqual(ALB_LAMBDA_BODY_LIMIT_BYTES);
       expect(refused.status).toBe(413);
       expect(JSON.parse(refused.body.toString())).toMatchObject({
         error: { code: "too_large", message: expect.stringContaining("A direct upload takes at most") },
@@ -238,7 +236,7 @@ describe("the ALB, played", () => {
       });
 
       // Assess
-      expect(body.byteLength).toBeLessThanOrEqual(ALB_LAMBDA_MAX_BODY_BYTES);
+      expect(body.byteLength).toBeLessThanOrEqual(ALB_LAMBDA_BODY_LIMIT_BYTES);
       expect(answer.status).toBe(201);
     } finally {
       connection.close();
@@ -247,7 +245,7 @@ describe("the ALB, played", () => {
 
   it("refuses a body above its limit with the contract's 413 JSON, before the origin runs", async () => {
     // Prepare
-    const { body, contentType } = await formBytes(uploadForm(imageOf(ALB_LAMBDA_MAX_BODY_BYTES, 2)));
+    const { body, contentType } = await formBytes(uploadForm(imageOf(ALB_LAMBDA_BODY_LIMIT_BYTES, 2)));
     const before = logs.filter((line) => line.event === "request").length;
 
     // Act
@@ -263,7 +261,7 @@ describe("the ALB, played", () => {
     expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
     const { error } = (await response.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("too_large");
-    expect(error.message).toContain(`${ALB_LAMBDA_MAX_BODY_BYTES} bytes`);
+    expect(error.message).toContain(`${ALB_LAMBDA_BODY_LIMIT_BYTES} bytes`);
     expect(error.message).toContain("/uploads");
     expect(logs.filter((line) => line.event === "request").length).toBe(before);
   });
