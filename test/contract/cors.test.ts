@@ -26,12 +26,12 @@ describe("corsHeaders", () => {
     ["a suffix attack", "https://notes.example.com.evil.example"],
     ["the opaque origin", "null"],
     ["a wildcard", "*"],
-  ])("grants nothing for %s", (_what, origin) => {
-    expect(corsHeaders(origin, ALLOWED)).toEqual({});
+  ])("grants nothing for %s, and says the answer varies by Origin", (_what, origin) => {
+    expect(corsHeaders(origin, ALLOWED)).toEqual({ vary: "Origin" });
   });
 
-  it("grants nothing when no origin is configured", () => {
-    expect(corsHeaders(ALLOWED[0], [])).toEqual({});
+  it("grants nothing when no origin is configured, and says the answer varies by Origin", () => {
+    expect(corsHeaders(ALLOWED[0], [])).toEqual({ vary: "Origin" });
   });
 });
 
