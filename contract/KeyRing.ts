@@ -1,3 +1,4 @@
+import { ConfigurationError } from "./errors";
 /** One HMAC signing key as configured: an id for the JWT `kid` header and at least 32 random bytes. */
 export interface SigningKey {
   readonly kid: string;
@@ -20,13 +21,13 @@ export class KeyRing {
   /** Validates and imports `keys` (WebCrypto, not per request). */
   public static async create(keys: readonly SigningKey[]): Promise<KeyRing> {
     const [first] = keys;
-    if (!first) throw new Error("At least one signing key is required.");
+    if (!first) throw new ConfigurationError("At least one signing key is required.");
     const imported = new Map<string, CryptoKey>();
     for (const { kid, secret } of keys) {
-      if (!KID_PATTERN.test(kid)) throw new Error(`Signing key id "${kid}" is not valid.`);
-      if (imported.has(kid)) throw new Error(`Signing key id "${kid}" is configured twice.`);
+      if (!KID_PATTERN.test(kid)) throw new ConfigurationError(`Signing key id "${kid}" is not valid.`);
+      if (imported.has(kid)) throw new ConfigurationError(`Signing key id "${kid}" is configured twice.`);
       if (secret.byteLength < MIN_SECRET_BYTES) {
-        throw new Error(`Signing key "${kid}" is shorter than ${MIN_SECRET_BYTES} bytes.`);
+        throw new ConfigurationError(`Signing key "${kid}" is shorter than ${MIN_SECRET_BYTES} bytes.`);
       }
       const key = await crypto.subtle.importKey(
         "raw",

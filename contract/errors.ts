@@ -90,3 +90,41 @@ export class GatewayTimeoutError extends HttpError {
     super(504, code, message);
   }
 }
+
+/**
+ * A setting or a secret's content is wrong: retrying will not help until someone changes it. Its message
+ * names what is wrong and never holds a secret's value.
+ */
+export class ConfigurationError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** What Secrets Manager answers when the secret is missing, unreadable by this role, or undecryptable. */
+const MISCONFIGURED_AWS_ERRORS = new Set([
+  "AccessDeniedException",
+  "ResourceNotFoundException",
+  "DecryptionFailure",
+  "InvalidRequestException",
+]);
+
+/**
+ * The `503` for a gateway whose configuration or secrets could not be loaded: `gateway_misconfigured`
+ * when retrying cannot help (the logs say what is wrong), `gateway_unavailable` when it may.
+ */
+export function unavailableAnswer(error: unknown): ServiceUnavailableError {
+  const misconfigured =
+    error instanceof ConfigurationError ||
+    (error instanceof Error && MISCONFIGURED_AWS_ERRORS.has(error.name));
+  return misconfigured
+    ? new ServiceUnavailableError(
+        "gateway_misconfigured",
+        "The gateway is misconfigured; its operator can read what is wrong in its logs.",
+      )
+    : new ServiceUnavailableError(
+        "gateway_unavailable",
+        "The gateway could not load its configuration; try again.",
+      );
+}

@@ -1,3 +1,4 @@
+import { ConfigurationError } from "./errors";
 import type { SigningKey } from "./KeyRing";
 
 /**
@@ -25,18 +26,19 @@ export function parseSigningKeys(document: string): SigningKey[] {
   try {
     parsed = JSON.parse(document);
   } catch {
-    throw new Error("The signing key document is not JSON.");
+    throw new ConfigurationError("The signing key document is not JSON.");
   }
   const single = parsed as { kid?: unknown; secret?: unknown } | null;
   const keys =
     single?.kid !== undefined && single.secret !== undefined
       ? [single]
       : (parsed as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) throw new Error('The signing key document has no "keys".');
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new ConfigurationError('The signing key document has no "keys".');
   return keys.map((entry: unknown, index) => {
     const { kid, secret } = (entry ?? {}) as { kid?: unknown; secret?: unknown };
     if (typeof kid !== "string" || typeof secret !== "string") {
-      throw new Error(`Signing key ${index} needs a string "kid" and "secret".`);
+      throw new ConfigurationError(`Signing key ${index} needs a string "kid" and "secret".`);
     }
     return { kid, secret: new Uint8Array(Buffer.from(secret, "base64url")) };
   });
@@ -67,7 +69,7 @@ export function keyLoaderFor(
       return {
         load: async () => {
           const document = process.env[source.variable];
-          if (!document) throw new Error(`${source.variable} is not set.`);
+          if (!document) throw new ConfigurationError(`${source.variable} is not set.`);
           return parseSigningKeys(document);
         },
       };
@@ -82,7 +84,7 @@ export function keyLoaderFor(
       return {
         load: async () => {
           const document = await getSecretString(source.secretId, source.region);
-          if (!document) throw new Error("The signing key secret has no string value.");
+          if (!document) throw new ConfigurationError("The signing key secret has no string value.");
           return parseSigningKeys(document);
         },
       };

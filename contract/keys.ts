@@ -1,4 +1,5 @@
 import { ID_PATTERN, IMAGE_ID_PATTERN, IMAGES_PREFIX_PATTERN, STAGING_PREFIX } from "./constants";
+import { ConfigurationError } from "./errors";
 import type { ImageRef, UploadRef } from "./types";
 
 /**
@@ -52,10 +53,12 @@ export function imageOfKey(prefix: string, key: string): ImageRef | undefined {
  */
 export function requireImagesPrefix(prefix: string): void {
   if (!IMAGES_PREFIX_PATTERN.test(prefix)) {
-    throw new Error(`IMAGES_PREFIX "${prefix}" must be path segments with no leading or trailing /.`);
+    throw new ConfigurationError(
+      `IMAGES_PREFIX "${prefix}" must be path segments with no leading or trailing /.`,
+    );
   }
   if (`${prefix}/`.startsWith(STAGING_PREFIX)) {
-    throw new Error(
+    throw new ConfigurationError(
       `IMAGES_PREFIX "${prefix}" must not be ${STAGING_PREFIX.slice(0, -1)} or under it: staged uploads live there.`,
     );
   }

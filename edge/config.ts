@@ -5,6 +5,7 @@ import {
   DEFAULT_VARIANT_WIDTHS,
   MAX_TOKEN_TTL_SECONDS,
 } from "../contract/constants";
+import { ConfigurationError } from "../contract/errors";
 import type { KeySource } from "../contract/keyLoaders";
 import { keySourceFromEnv } from "../contract/keyLoaders";
 import { requireImagesPrefix } from "../contract/keys";
@@ -63,11 +64,12 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
   try {
     url = new URL(config.journalsApiUrl);
   } catch {
-    throw new Error(`JOURNALS_API_URL "${config.journalsApiUrl}" is not a URL.`);
+    throw new ConfigurationError(`JOURNALS_API_URL "${config.journalsApiUrl}" is not a URL.`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new Error("JOURNALS_API_URL must be http(s).");
-  if (url.search || url.hash) throw new Error("JOURNALS_API_URL must not have a query or fragment.");
+    throw new ConfigurationError("JOURNALS_API_URL must be http(s).");
+  if (url.search || url.hash)
+    throw new ConfigurationError("JOURNALS_API_URL must not have a query or fragment.");
   // A viewer-request function has 5 s in all; the journals call must leave room to answer.
   requireInteger("JOURNALS_TIMEOUT_MS", config.journalsTimeoutMs, 1, 4_500);
   requireInteger("TOKEN_TTL_SECONDS", config.tokenTtlSeconds, 1, MAX_TOKEN_TTL_SECONDS);
@@ -77,7 +79,8 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
   // The same check as the environment's, so a baked-in list is held to it too.
   parseVariantWidths(config.variantWidths.join(","));
   for (const origin of config.corsAllowedOrigins) {
-    if (!isOrigin(origin)) throw new Error(`CORS_ALLOWED_ORIGINS entry "${origin}" is not an origin.`);
+    if (!isOrigin(origin))
+      throw new ConfigurationError(`CORS_ALLOWED_ORIGINS entry "${origin}" is not an origin.`);
   }
   return config;
 }
@@ -88,7 +91,7 @@ export function resolveEdgeConfig(input: EdgeConfigInput): EdgeConfig {
  */
 export function edgeConfigFromEnv(env: NodeJS.ProcessEnv, fallback?: Partial<EdgeConfigInput>): EdgeConfig {
   const journalsApiUrl = env.JOURNALS_API_URL || fallback?.journalsApiUrl;
-  if (!journalsApiUrl) throw new Error("JOURNALS_API_URL is not set.");
+  if (!journalsApiUrl) throw new ConfigurationError("JOURNALS_API_URL is not set.");
   return resolveEdgeConfig({
     ...fallback,
     journalsApiUrl,
@@ -118,7 +121,7 @@ function optionalNumber(value: string | undefined): number | undefined {
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}, not ${value}.`);
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, not ${value}.`);
   }
 }
 

@@ -6,7 +6,7 @@ import type {
   CloudFrontResultResponse,
 } from "aws-lambda";
 import { GRANT_HEADER, MAX_GENERATED_RESPONSE_BYTES, SECRET_REFRESH_MS } from "../contract/constants";
-import { HttpError, ServiceUnavailableError } from "../contract/errors";
+import { HttpError, unavailableAnswer } from "../contract/errors";
 import { refreshing } from "../contract/refreshing";
 import { errorResponse, type GeneratedResponse } from "../contract/responses";
 import { type AuthorizeDeps, authorize, type Decision, type ViewerRequest } from "./authorize";
@@ -33,12 +33,8 @@ export function createViewerRequestHandler(
     try {
       decision = await authorize(toViewerRequest(request), await resolveDeps());
     } catch (error) {
-      console.log(JSON.stringify({ level: "error", event: "edge_init_failure", error: describe(error) }));
-      const unavailable = new ServiceUnavailableError(
-        "gateway_unavailable",
-        "The gateway is starting; try again.",
-      );
-      decision = { action: "respond", response: errorResponse(unavailable) };
+      // Logged where it failed (`refreshing`, once per attempt), not once per request here.
+      decision = { action: "respond", response: errorResponse(unavailableAnswer(error)) };
     }
     return applyDecision(request, decision);
   };
@@ -104,10 +100,6 @@ function titleCase(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => dash + letter.toUpperCase());
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : "unknown";
-}
-
 /** The deployed handler: configuration baked at build time, or the environment when run unbundled. */
 export const handler = createViewerRequestHandler(
   refreshing(
@@ -118,5 +110,6 @@ export const handler = createViewerRequestHandler(
           : __IMAGE_GATEWAY_EDGE_CONFIG__,
       ),
     SECRET_REFRESH_MS,
+    { what: "edge configuration and signing keys" },
   ),
 );

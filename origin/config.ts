@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { DEFAULT_IMAGES_PREFIX, DEFAULT_VARIANT_WIDTHS } from "../contract/constants";
+import { ConfigurationError } from "../contract/errors";
 import { type KeySource, keySourceFromEnv, secretRegion } from "../contract/keyLoaders";
 import { requireImagesPrefix } from "../contract/keys";
 import { parseVariantWidths } from "../contract/variants";
@@ -120,15 +121,15 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
   );
   requireInteger("MAX_IMAGE_PIXELS", config.maxImagePixels, 1, Number.MAX_SAFE_INTEGER);
   if (!BUCKET_NAME_PATTERN.test(config.bucketName)) {
-    throw new Error(`BUCKET_NAME "${config.bucketName}" is not a bucket name.`);
+    throw new ConfigurationError(`BUCKET_NAME "${config.bucketName}" is not a bucket name.`);
   }
   if (config.s3Endpoint !== undefined) requireHttpUrl("S3_ENDPOINT", config.s3Endpoint);
   if (config.metadata.type === "bugout") {
     requireHttpUrl("BUGOUT_API_URL", config.metadata.apiUrl);
-    if (!config.metadata.applicationId) throw new Error("BUGOUT_APPLICATION_ID is not set.");
+    if (!config.metadata.applicationId) throw new ConfigurationError("BUGOUT_APPLICATION_ID is not set.");
     // Brood's resource body types it as a UUID (422 otherwise), and a list compares it with a UUID column.
     if (!UUID_PATTERN.test(config.metadata.applicationId)) {
-      throw new Error(`BUGOUT_APPLICATION_ID "${config.metadata.applicationId}" is not a UUID.`);
+      throw new ConfigurationError(`BUGOUT_APPLICATION_ID "${config.metadata.applicationId}" is not a UUID.`);
     }
   }
   return config;
@@ -144,7 +145,7 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
 export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
   const region = env.AWS_REGION || DEFAULT_REGION;
   const bucketName = env.BUCKET_NAME;
-  if (!bucketName) throw new Error("BUCKET_NAME is not set.");
+  if (!bucketName) throw new ConfigurationError("BUCKET_NAME is not set.");
   return resolveOriginConfig({
     dataDir: env.DATA_DIR || undefined,
     imagesPrefix: env.IMAGES_PREFIX || undefined,
@@ -168,7 +169,8 @@ export function originConfigFromEnv(env: NodeJS.ProcessEnv): OriginConfig {
 
 function imagesFromEnv(env: NodeJS.ProcessEnv): OriginConfigInput["images"] {
   const type = env.IMAGE_STORE || "s3";
-  if (type !== "s3" && type !== "file") throw new Error(`IMAGE_STORE must be "s3" or "file", not "${type}".`);
+  if (type !== "s3" && type !== "file")
+    throw new ConfigurationError(`IMAGE_STORE must be "s3" or "file", not "${type}".`);
   return { type };
 }
 
@@ -193,13 +195,14 @@ export function generatorConfigFromEnv(env: NodeJS.ProcessEnv): GeneratorConfig 
 function metadataFromEnv(env: NodeJS.ProcessEnv, region: string): OriginConfigInput["metadata"] {
   const type = env.METADATA_STORE || "sqlite";
   if (type === "sqlite") return { type: "sqlite" };
-  if (type !== "bugout") throw new Error(`METADATA_STORE must be "sqlite" or "bugout", not "${type}".`);
+  if (type !== "bugout")
+    throw new ConfigurationError(`METADATA_STORE must be "sqlite" or "bugout", not "${type}".`);
   let accessToken: SecretSource;
   if (env.BUGOUT_ACCESS_TOKEN) accessToken = { type: "value", value: env.BUGOUT_ACCESS_TOKEN };
   else if (env.BUGOUT_ACCESS_TOKEN_SECRET_ID) {
     const secretId = env.BUGOUT_ACCESS_TOKEN_SECRET_ID;
     accessToken = { type: "secrets-manager", secretId, region: secretRegion(secretId, region) };
-  } else throw new Error("BUGOUT_ACCESS_TOKEN or BUGOUT_ACCESS_TOKEN_SECRET_ID must be set.");
+  } else throw new ConfigurationError("BUGOUT_ACCESS_TOKEN or BUGOUT_ACCESS_TOKEN_SECRET_ID must be set.");
   return {
     type: "bugout",
     apiUrl: env.BUGOUT_API_URL || DEFAULT_BUGOUT_API_URL,
@@ -217,12 +220,12 @@ function optionalNumber(value: string | undefined): number | undefined {
 function optionalBoolean(name: string, value: string | undefined): boolean | undefined {
   if (value === undefined || value === "") return undefined;
   if (value === "true" || value === "false") return value === "true";
-  throw new Error(`${name} must be "true" or "false", not "${value}".`);
+  throw new ConfigurationError(`${name} must be "true" or "false", not "${value}".`);
 }
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}, not ${value}.`);
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, not ${value}.`);
   }
 }
 
@@ -231,7 +234,8 @@ function requireHttpUrl(name: string, value: string): void {
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`${name} "${value}" is not a URL.`);
+    throw new ConfigurationError(`${name} "${value}" is not a URL.`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${name} must be http(s).`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ConfigurationError(`${name} must be http(s).`);
 }

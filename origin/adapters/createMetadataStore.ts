@@ -41,7 +41,7 @@ export async function createMetadataStore(
         accessToken: refreshing(
           () => resolveSecret(config.accessToken, overrides.getSecretString),
           SECRET_REFRESH_MS,
-          overrides.now,
+          { what: "Bugout access token", now: overrides.now },
         ),
         fetch: overrides.fetch,
         settleMs: overrides.bugoutSettleMs,

@@ -47,7 +47,11 @@ export async function createOriginDeps(
 ): Promise<OriginDeps> {
   const keyLoader = overrides.keyLoader ?? keyLoaderFor(config.signingKeys, overrides.getSecretString);
   const now = overrides.now ?? Date.now;
-  const keys = refreshing(async () => KeyRing.create(await keyLoader.load()), SECRET_REFRESH_MS, now);
+  const keys = refreshing(async () => KeyRing.create(await keyLoader.load()), SECRET_REFRESH_MS, {
+    what: "signing keys",
+    now,
+    log: overrides.log,
+  });
   // Loaded now, so a missing or broken key fails the container's start, not its first grant.
   await keys();
   const uuid = overrides.uuid ?? randomUUID;

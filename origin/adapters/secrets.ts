@@ -1,3 +1,4 @@
+import { ConfigurationError } from "../../contract/errors";
 import { fetchSecretString, type GetSecretString } from "../../contract/keyLoaders";
 import type { SecretSource } from "../config";
 
@@ -13,6 +14,6 @@ export async function resolveSecret(
 ): Promise<string> {
   if (source.type === "value") return source.value;
   const value = await getSecretString(source.secretId, source.region);
-  if (!value) throw new Error(`The secret ${source.secretId} has no string value.`);
+  if (!value) throw new ConfigurationError(`The secret ${source.secretId} has no string value.`);
   return value.trim();
 }

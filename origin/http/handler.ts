@@ -6,8 +6,7 @@ import {
   handle,
   type LambdaEvent,
 } from "hono/aws-lambda";
-import { ServiceUnavailableError } from "../../contract/errors";
-import { consoleLog, describeError, type Log } from "../../contract/log";
+import { unavailableAnswer } from "../../contract/errors";
 import { refreshing } from "../../contract/refreshing";
 import { createOriginDeps, type OriginDeps } from "../adapters/dependencies";
 import { originConfigFromEnv } from "../config";
@@ -33,25 +32,17 @@ export interface OriginHandler {
  * Wraps the hono app as the ALB's Lambda target, and the finalize step as the bucket's notification
  * target: `hono/aws-lambda` turns an ALB event (single- or multi-value headers, base64 bodies) into a
  * `Request` and the `Response` back; an S3 event goes to `finalizeS3Event`. `resolveDeps` is called per
- * invocation and should memoize; while it fails, requests get `503` and notifications fail (both logged
- * to `log`), and the next invocation tries again.
+ * invocation and should memoize (and log its own failures, as `refreshing` does); while it fails, requests
+ * get `503` (`gateway_misconfigured` when retrying cannot help) and notifications fail, so that Lambda
+ * retries them.
  */
-export function createOriginHandler(
-  resolveDeps: () => Promise<OriginDeps>,
-  log: Log = consoleLog,
-): OriginHandler {
+export function createOriginHandler(resolveDeps: () => Promise<OriginDeps>): OriginHandler {
   let serving: { readonly deps: OriginDeps; readonly answer: ReturnType<typeof handle> } | undefined;
-  const unavailable = handle(
-    new Hono().all("*", () =>
-      errorAnswer(new ServiceUnavailableError("gateway_unavailable", "The gateway is starting; try again.")),
-    ),
-  );
-  const dependencies = async (): Promise<OriginDeps | undefined> => {
+  const dependencies = async (): Promise<OriginDeps | { readonly failure: unknown }> => {
     try {
       return await resolveDeps();
-    } catch (error) {
-      log({ level: "error", event: "origin_init_failure", error: describeError(error) });
-      return undefined;
+    } catch (failure) {
+      return { failure };
     }
   };
   const dispatch = async (
@@ -60,15 +51,21 @@ export function createOriginHandler(
   ): Promise<APIGatewayProxyResult | undefined> => {
     if (isS3Event(event)) {
       const deps = await dependencies();
-      if (!deps)
-        throw new Error("The origin's dependencies are unavailable; the notification will be retried.");
+      if ("failure" in deps) {
+        throw new Error("The origin's dependencies are unavailable; the notification will be retried.", {
+          cause: deps.failure,
+        });
+      }
       await finalizeS3Event(event, finalizeDepsOf(deps));
       return undefined;
     }
     if (!isAlbEvent(event))
       throw new Error("The origin function answers ALB requests and S3 notifications only.");
     const deps = await dependencies();
-    if (!deps) return unavailable(event, context);
+    if ("failure" in deps) {
+      const refusal = unavailableAnswer(deps.failure);
+      return handle(new Hono().all("*", () => errorAnswer(refusal)))(event, context);
+    }
     if (serving?.deps !== deps) serving = { deps, answer: handle(createApp(deps)) };
     return serving.answer(event, context);
   };
@@ -92,5 +89,7 @@ function isAlbEvent(event: unknown): event is AlbEvent {
 
 /** The deployed handler: configuration from the environment; dependencies built once per container, their secrets reloaded every `SECRET_REFRESH_MS`. */
 export const handler: OriginHandler = createOriginHandler(
-  refreshing(() => createOriginDeps(originConfigFromEnv(process.env)), Number.POSITIVE_INFINITY),
+  refreshing(() => createOriginDeps(originConfigFromEnv(process.env)), Number.POSITIVE_INFINITY, {
+    what: "origin configuration and dependencies",
+  }),
 );

@@ -239,7 +239,7 @@ export async function makeOrigin(options: TestOriginOptions): Promise<TestOrigin
       headers: { ...headers, ...(token ? { [GRANT_HEADER]: token } : {}) },
     });
   };
-  const handler = createOriginHandler(async () => deps, deps.log);
+  const handler = createOriginHandler(async () => deps);
   const requestTicket: TestOrigin["requestTicket"] = (entry, body) =>
     send("POST", uploadsPath(entry), {
       entry,

@@ -43,7 +43,7 @@ export const createLocalOrigin: OriginFactory = async ({
   });
   const app = createApp(deps);
   const variants = variantDepsOf(config, deps.images, log);
-  const handler = createOriginHandler(async () => deps, log);
+  const handler = createOriginHandler(async () => deps);
   return {
     fetch: (request) => app.fetch(request),
     finalize: (event) => handler(event, LAMBDA_CONTEXT),

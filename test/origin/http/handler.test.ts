@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ConfigurationError } from "../../../contract/errors";
 import { KeyRing } from "../../../contract/KeyRing";
 import { formatSigningKeys } from "../../../contract/keyLoaders";
+import { refreshing } from "../../../contract/refreshing";
 import { signGrant } from "../../../contract/tokens";
 import type { OriginDeps } from "../../../origin/adapters/dependencies";
 import type { ImageRecord } from "../../../origin/domain/ports";
@@ -136,12 +138,14 @@ describe("the origin handler behind the ALB", () => {
 
   it("answers 503 while its dependencies cannot be built, and tries again on the next request", async () => {
     // Prepare
-    const resolveDeps = vi
+    const build = vi
       .fn<() => Promise<OriginDeps>>()
       .mockRejectedValueOnce(new Error("Secrets Manager is unreachable"))
       .mockResolvedValue(origin.deps);
     const logs: Record<string, unknown>[] = [];
-    const originHandler = createOriginHandler(resolveDeps, (entry) => logs.push({ ...entry }));
+    const log = (entry: Readonly<Record<string, unknown>>) => logs.push({ ...entry });
+    const resolveDeps = refreshing(build, Number.POSITIVE_INFINITY, { what: "origin", log, retryMs: 0 });
+    const originHandler = createOriginHandler(resolveDeps);
     const event = loadAlbEvent("api-health");
 
     // Act
@@ -153,10 +157,35 @@ describe("the origin handler behind the ALB", () => {
     expect(JSON.parse(first.body).error.code).toBe("gateway_unavailable");
     expect(first.headers).toMatchObject({ "cache-control": "no-store" });
     expect(second.statusCode).toBe(200);
-    expect(resolveDeps).toHaveBeenCalledTimes(2);
+    expect(build).toHaveBeenCalledTimes(2);
     expect(logs).toEqual([
-      { level: "error", event: "origin_init_failure", error: "Error: Secrets Manager is unreachable" },
+      {
+        level: "error",
+        event: "refresh_failed",
+        what: "origin",
+        error: "Error: Secrets Manager is unreachable",
+        serving: "nothing",
+        retry_in_ms: 0,
+      },
+      { level: "info", event: "refresh_recovered", what: "origin" },
     ]);
+  });
+
+  it("answers 503 gateway_misconfigured, not 'try again', when the configuration itself is wrong", async () => {
+    // Prepare
+    const originHandler = createOriginHandler(async () => {
+      throw new ConfigurationError("BUCKET_NAME is not set.");
+    });
+
+    // Act
+    const answer = await originHandler(loadAlbEvent("api-health"), CONTEXT);
+
+    // Assess
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers).toMatchObject({ "cache-control": "no-store" });
+    expect(JSON.parse(answer.body).error.code).toBe("gateway_misconfigured");
+    // The viewer is not told the setting: the operator's log is.
+    expect(answer.body).not.toContain("BUCKET_NAME");
   });
 
   it("finalizes the upload S3's object-created notification names", async () => {
@@ -180,12 +209,14 @@ describe("the origin handler behind the ALB", () => {
     const entry = freshEntry();
     const ticket = await origin.ticket(entry);
     await postForm(ticket.upload, pngBytes(8, 8, 4));
-    const resolveDeps = vi
+    const build = vi
       .fn<() => Promise<OriginDeps>>()
       .mockRejectedValueOnce(new Error("Secrets Manager is unreachable"))
       .mockResolvedValue(origin.deps);
     const logs: Record<string, unknown>[] = [];
-    const originHandler = createOriginHandler(resolveDeps, (entry) => logs.push({ ...entry }));
+    const log = (entry: Readonly<Record<string, unknown>>) => logs.push({ ...entry });
+    const resolveDeps = refreshing(build, Number.POSITIVE_INFINITY, { what: "origin", log, retryMs: 0 });
+    const originHandler = createOriginHandler(resolveDeps);
     const event = objectCreated(s3.bucket, stagingKey(entry, ticket.id));
 
     // Act
@@ -196,9 +227,7 @@ describe("the origin handler behind the ALB", () => {
     // Assess
     await expect(first).rejects.toThrow("will be retried");
     expect(retry).toBeUndefined();
-    expect(logs).toEqual([
-      { level: "error", event: "origin_init_failure", error: "Error: Secrets Manager is unreachable" },
-    ]);
+    expect(logs.map((line) => line.event)).toEqual(["refresh_failed", "refresh_recovered"]);
     expect(await (await origin.uploadStatus(entry, ticket.id)).json()).toMatchObject({ status: "ready" });
   });
 
