@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigurationError } from "../../contract/errors";
 import { imageUrl } from "../../contract/keys";
 import type { EntryRef, Fetch, ImageRef, UploadRef } from "../../contract/types";
 import { settleEach } from "../domain/concurrency";
@@ -122,20 +123,24 @@ export class BugoutMetadataStore implements MetadataStore {
       const fix =
         "BUGOUT_ACCESS_TOKEN must be an active, unrestricted token of a user in the application's group";
       if (error instanceof BugoutTokenError)
-        throw new Error(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
+        throw new ConfigurationError(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
       if (status === 403 && detail === "Forbidden") {
-        throw new Error(
+        throw new ConfigurationError(
           `BUGOUT_ACCESS_TOKEN's user is not in the group of ${application}: brood would list none of its images and refuse every write. ${fix}.`,
         );
       }
-      if (status === 403) throw new Error(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
-      if (status === 404) throw new Error(`Bugout knows no ${application}: check BUGOUT_APPLICATION_ID.`);
+      if (status === 403)
+        throw new ConfigurationError(`Bugout refused BUGOUT_ACCESS_TOKEN (${detail}): ${fix}.`);
+      if (status === 404)
+        throw new ConfigurationError(`Bugout knows no ${application}: check BUGOUT_APPLICATION_ID.`);
       throw new Error(`Bugout could not be checked at ${this.baseUrl}: ${describe(error)}`);
     }
     try {
       await this.deleteResource(probe.id);
     } catch (error) {
-      throw new Error(`BUGOUT_ACCESS_TOKEN may write but not delete in ${application}: ${describe(error)}`);
+      throw new ConfigurationError(
+        `BUGOUT_ACCESS_TOKEN may write but not delete in ${application}: ${describe(error)}`,
+      );
     }
   }
 
