@@ -110,9 +110,11 @@ export function readSigningKeysStatement(account: string, secretName: string): i
  * replicas log wherever they run.
  */
 function viewerRequestRole(scope: Construct, functionName: string): iam.Role {
-  const logGroups = [edgeReplicaLogGroupName(functionName), `/aws/lambda/${functionName}`].map(
-    (name) => `arn:${Aws.PARTITION}:logs:*:${Aws.ACCOUNT_ID}:log-group:${name}:*`,
+  const groupArns = [edgeReplicaLogGroupName(functionName), `/aws/lambda/${functionName}`].map(
+    (name) => `arn:${Aws.PARTITION}:logs:*:${Aws.ACCOUNT_ID}:log-group:${name}`,
   );
+  // CreateLogGroup names the group itself; the streams and their events are under `:*`.
+  const streamArns = groupArns.map((arn) => `${arn}:*`);
   const role = new iam.Role(scope, "ViewerRequestRole", {
     description: "image-gateway viewer-request: its own logs in every region, and the signing keys",
     assumedBy: new iam.CompositePrincipal(
@@ -122,15 +124,16 @@ function viewerRequestRole(scope: Construct, functionName: string): iam.Role {
     inlinePolicies: {
       OwnLogs: new iam.PolicyDocument({
         statements: [
+          new iam.PolicyStatement({ actions: ["logs:CreateLogGroup"], resources: groupArns }),
           new iam.PolicyStatement({
-            actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            resources: logGroups,
+            actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources: streamArns,
           }),
         ],
       }),
     },
   });
-  for (const arn of logGroups) {
+  for (const arn of [...groupArns, ...streamArns]) {
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${arn.replace(`arn:${Aws.PARTITION}`, "arn:<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")}]`,
       reason:

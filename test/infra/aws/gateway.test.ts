@@ -740,6 +740,12 @@ describe("the edge", () => {
     const logGroup = (name: string) => ({
       "Fn::Join": [
         "",
+        ["arn:", { Ref: "AWS::Partition" }, `:logs:*:`, { Ref: "AWS::AccountId" }, `:log-group:${name}`],
+      ],
+    });
+    const streams = (name: string) => ({
+      "Fn::Join": [
+        "",
         ["arn:", { Ref: "AWS::Partition" }, `:logs:*:`, { Ref: "AWS::AccountId" }, `:log-group:${name}:*`],
       ],
     });
@@ -749,10 +755,18 @@ describe("the edge", () => {
     expect(statements).toEqual([
       {
         Effect: "Allow",
-        Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        Action: "logs:CreateLogGroup",
         Resource: [
           logGroup("/aws/lambda/ImageGateway-viewer-request"),
           logGroup("/aws/lambda/us-east-1.ImageGateway-viewer-request"),
+        ],
+      },
+      {
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [
+          streams("/aws/lambda/ImageGateway-viewer-request"),
+          streams("/aws/lambda/us-east-1.ImageGateway-viewer-request"),
         ],
       },
       {
