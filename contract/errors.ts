@@ -55,11 +55,18 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
-/** A direct upload above what its route takes, pointing at the presigned route that takes it. */
+/**
+ * A direct upload above what its route takes, pointing at the presigned route that takes it. `what` is
+ * what `maxBytes` counts: the file (the origin's limit) or the whole body (the load balancer's).
+ */
 export class DirectUploadTooLargeError extends PayloadTooLargeError {
-  public constructor(entry: { readonly journalId: string; readonly entryId: string }, maxBytes: number) {
+  public constructor(
+    entry: { readonly journalId: string; readonly entryId: string },
+    maxBytes: number,
+    what = "A direct upload",
+  ) {
     super(
-      `A direct upload takes at most ${maxBytes} bytes; upload larger images with ` +
+      `${what} takes at most ${maxBytes} bytes; upload larger images with ` +
         `POST /api/journals/${entry.journalId}/entries/${entry.entryId}/uploads.`,
     );
   }

@@ -200,7 +200,7 @@ async function decide(
 function requireFitsLoadBalancer(request: ViewerRequest, entry: EntryRef): void {
   const declared = Number(request.headers["content-length"]?.[0] ?? Number.NaN);
   if (declared > ALB_LAMBDA_BODY_LIMIT_BYTES) {
-    throw new DirectUploadTooLargeError(entry, ALB_LAMBDA_BODY_LIMIT_BYTES);
+    throw new DirectUploadTooLargeError(entry, ALB_LAMBDA_BODY_LIMIT_BYTES, "A direct upload's body");
   }
 }
 

@@ -191,7 +191,7 @@ describe("a direct upload near the ALB's 1 MB, through the built bundles", () =>
     expect(refused.body.error).toEqual({
       code: "too_large",
       message:
-        "A direct upload takes at most 1000000 bytes; upload larger images with " +
+        "A direct upload's body takes at most 1000000 bytes; upload larger images with " +
         "POST /api/journals/journal-1/entries/entry-1/uploads.",
     });
   });
