@@ -109,8 +109,8 @@ describe("early answers reach the client whole (finding 4)", () => {
       { method: "POST", path: `${ENTRY}/images`, headers: { "content-type": "image/png" }, status: 401 },
       // the origin's: not multipart
       { method: "POST", path: `${ENTRY}/images`, headers: { ...json }, status: 400 },
-      // the origin's: an uploads request far above what it reads
-      { method: "POST", path: `${ENTRY}/uploads`, headers: { ...json }, status: 400 },
+      // the origin's: an uploads request far above what it reads (413, as any body too large)
+      { method: "POST", path: `${ENTRY}/uploads`, headers: { ...json }, status: 413 },
       // an image read with a body, refused at the edge without a credential
       {
         method: "GET",
