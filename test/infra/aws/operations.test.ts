@@ -177,17 +177,57 @@ describe("the edge function's logs", () => {
 });
 
 describe("invoke permissions", () => {
-  it("name the source account for the load balancer and for S3 alike", () => {
+  it("name the source account for the load balancer and S3, the source distribution for CloudFront", () => {
+    // Prepare
     const permissions = resourcesOfType(gateway, "AWS::Lambda::Permission").map(
       ([, { Properties }]) => Properties,
     );
-    expect(permissions.map((properties) => properties.Principal).sort()).toEqual([
-      "elasticloadbalancing.amazonaws.com",
-      "s3.amazonaws.com",
-    ]);
-    for (const properties of permissions) {
+    const byPrincipal = (principal: string) =>
+      permissions.filter((properties) => properties.Principal === principal);
+
+    // Assess
+    expect(new Set(permissions.map((properties) => properties.Principal))).toEqual(
+      new Set(["cloudfront.amazonaws.com", "elasticloadbalancing.amazonaws.com", "s3.amazonaws.com"]),
+    );
+    for (const properties of [
+      ...byPrincipal("elasticloadbalancing.amazonaws.com"),
+      ...byPrincipal("s3.amazonaws.com"),
+    ]) {
       expect([{ Ref: "AWS::AccountId" }, synth.settings.account]).toContainEqual(properties.SourceAccount);
     }
+    // The variant generator's function URL (its two permissions): this distribution alone, which names
+    // the account too.
+    for (const properties of byPrincipal("cloudfront.amazonaws.com")) {
+      expect(JSON.stringify(properties.SourceArn)).toContain(":distribution/");
+    }
+  });
+});
+
+describe("a missing image or variant", () => {
+  it("fails over from the bucket's 403/404 to the generator, whose 404 keeps its no-store through the policy", () => {
+    // Prepare
+    const config = resourcesOfType(gateway, "AWS::CloudFront::Distribution")[0]?.[1].Properties
+      .DistributionConfig;
+    const [group] = config.OriginGroups.Items;
+    const policyId = config.DefaultCacheBehavior.ResponseHeadersPolicyId.Ref;
+    const policy = gateway.toJSON().Resources[policyId].Properties.ResponseHeadersPolicyConfig;
+    const origins = Object.fromEntries(config.Origins.map((origin: { Id: string }) => [origin.Id, origin]));
+
+    // Assess: the images behaviour targets the group; the bucket first, the function URL on its 403/404
+    expect(config.DefaultCacheBehavior.TargetOriginId).toBe(group.Id);
+    expect(group.FailoverCriteria.StatusCodes).toEqual({ Items: [403, 404], Quantity: 2 });
+    const [primary, fallback] = group.Members.Items.map(
+      (member: { OriginId: string }) => origins[member.OriginId],
+    );
+    expect(primary.S3OriginConfig).toBeDefined();
+    expect(fallback.CustomOriginConfig).toBeDefined();
+    // The generator answers the contract's 404 JSON with no-store; the policy adds Cache-Control only to a
+    // response without one, so that no-store reaches the viewer (and an image gets the token's lifetime).
+    expect(policy.CustomHeadersConfig.Items).toContainEqual({
+      Header: "Cache-Control",
+      Value: "private, max-age=300",
+      Override: false,
+    });
   });
 });
 
