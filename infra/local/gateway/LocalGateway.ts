@@ -244,7 +244,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       const cors = corsHeaders(request.headers.origin, edgeConfig.corsAllowedOrigins);
       if (path.startsWith("/api/")) return forwardToOrigin(origin, forwarded, request, response, cors);
       const headers = imageResponseHeaders(edgeConfig.tokenTtlSeconds);
-      const policy = { ...headers, ...cors, vary: [cors.vary, headers.vary].filter(Boolean).join(", ") };
+      // The policy's Vary (Accept, Origin) replaces the CORS answer's own, as CloudFront's override does.
+      const policy = { ...cors, ...headers };
       return images.serve(forwarded.uri.slice(1), request, response, policy);
     };
 

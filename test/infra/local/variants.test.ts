@@ -111,7 +111,7 @@ describe("variants over HTTP against the local gateway", () => {
     expect(plain.response.headers.get("content-type")).toBe("image/jpeg");
     expect((await sharp(plain.bytes).metadata()).format).toBe("jpeg");
     for (const { response } of [avif, webp, plain]) {
-      expect(response.headers.get("vary")).toBe("Accept");
+      expect(response.headers.get("vary")).toBe("Accept, Origin");
       expect(response.headers.get("x-content-type-options")).toBe("nosniff");
       expect(response.headers.get("content-security-policy")).toBe(IMAGE_CONTENT_SECURITY_POLICY);
       expect(response.headers.get("cache-control")).toBe("private, max-age=300");
