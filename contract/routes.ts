@@ -135,6 +135,15 @@ export const ROUTES = [
     kind: "health",
     summary: "Whether the origin answers; no credential.",
   },
+  {
+    operation: "openApiDocument",
+    methods: ["GET", "HEAD"],
+    path: "/api/openapi.json",
+    answeredBy: "origin",
+    credential: "none",
+    kind: "openapi",
+    summary: "This contract as an OpenAPI 3.1 document, with the deployment's limits; no credential.",
+  },
 ] as const satisfies readonly RouteSpec[];
 
 /** The name of an endpoint in `ROUTES`. */
@@ -148,7 +157,9 @@ export type Route =
   | ({ readonly kind: "image"; readonly imageId: string } & EntryRef)
   | ({ readonly kind: "access" } & EntryRef)
   | ({ readonly kind: "api"; readonly resource: ApiResource; readonly id?: string } & EntryRef)
-  | { readonly kind: "health" };
+  /** Answered by the origin without any credential, like health. */
+  | { readonly kind: "health" }
+  | { readonly kind: "openapi" };
 
 /** `ROUTES[i].path` turned into hono's `:param` notation. */
 export function honoPath(spec: Pick<RouteSpec, "path">): string {
@@ -240,5 +251,7 @@ export function matchRoute(method: string, uri: string): Route {
     }
     case "health":
       return { kind: "health" };
+    case "openapi":
+      return { kind: "openapi" };
   }
 }

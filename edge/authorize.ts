@@ -146,6 +146,7 @@ async function decide(
   const nowSeconds = deps.now() / 1000;
   switch (route.kind) {
     case "health":
+    case "openapi":
       return { action: "forward-to-origin", grant: undefined };
     case "image": {
       // Checked before any credential: a width or format nobody offers costs no network call either.

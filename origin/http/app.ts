@@ -3,11 +3,13 @@ import { matchedRoutes } from "hono/route";
 import { GRANT_HEADER } from "../../contract/constants";
 import { HttpError, NotFoundError } from "../../contract/errors";
 import { describeError } from "../../contract/log";
+import { openApiDocument } from "../../contract/openapi";
 import { errorResponse } from "../../contract/responses";
 import { honoPath, matchEndpoint, type OriginOperation, ROUTES } from "../../contract/routes";
 import { verifyGrant } from "../../contract/tokens";
 import type { EntryRef, ImageRef, UploadRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
+import { ALLOWED_IMAGE_TYPES } from "../domain/constants";
 import { deleteEntryImages, deleteImage } from "../domain/deletions";
 import { DirectUploadTooLargeError } from "../domain/errors";
 import { storeImage, storeImageDepsOf } from "../domain/imageWrites";
@@ -27,6 +29,7 @@ const MAX_REQUEST_ID_LENGTH = 128;
  * exactly its entry and method; every answer is JSON that no cache keeps.
  *
  * - `GET /api/health` → `200 {"status": "ok"}`
+ * - `GET /api/openapi.json` → `200` the OpenAPI 3.1 document of the contract, with this deployment's limits
  * - `GET …/images` → `200 {"images": [record, ...]}`, oldest first
  * - `POST …/images` (multipart) → `201` the new record, or `200` the record that already holds these bytes
  * - `DELETE …/images` → `204`, whether or not the entry had images (a retry is harmless)
@@ -47,8 +50,15 @@ export function createApp(deps: OriginDeps): Hono<OriginEnv> {
   app.use(logRequests(deps));
   app.use("/api/*", verifyAccess(deps));
 
+  const openApi = openApiDocument({
+    maxDirectUploadBytes: deps.config.maxDirectUploadBytes,
+    maxImageBytes: deps.config.maxImageBytes,
+    variantWidths: deps.config.variantWidths,
+    imageContentTypes: [...new Set(Object.values(ALLOWED_IMAGE_TYPES).map((type) => type.contentType))],
+  });
   const handlers: Record<OriginOperation, Handler<OriginEnv>> = {
     health: (c) => c.json({ status: "ok" }),
+    openApiDocument: (c) => c.json(openApi),
     listImages: async (c) => c.json({ images: await deps.metadata.listByEntry(entryOf(c.get("params"))) }),
     uploadImage: async (c) => {
       const entry = entryOf(c.get("params"));

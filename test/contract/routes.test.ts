@@ -55,6 +55,7 @@ describe("matchRoute", () => {
       { kind: "api", resource: "upload", journalId: "j", entryId: "e", id: IMAGE_ID },
     ],
     ["GET", "/api/health", { kind: "health" }],
+    ["GET", "/api/openapi.json", { kind: "openapi" }],
   ])("matches %s %s", (method, uri, expected) => {
     expect(matchRoute(method, uri)).toEqual(expected);
   });

@@ -45,6 +45,7 @@ const CONTRACT_ROUTES: readonly { kind: string; pattern: RegExp; methods: readon
   { kind: "api", pattern: new RegExp(`^/api${ENTRY_PATH}/uploads$`), methods: ["POST"] },
   { kind: "api", pattern: new RegExp(`^/api${ENTRY_PATH}/uploads/${IMAGE_ID}$`), methods: ["GET"] },
   { kind: "health", pattern: /^\/api\/health$/, methods: ["GET", "HEAD"] },
+  { kind: "openapi", pattern: /^\/api\/openapi\.json$/, methods: ["GET", "HEAD"] },
 ];
 const KEY_INSIDE_PREFIX = new RegExp(`^${PREFIX}/${ID}/entries/${ID}/images/${IMAGE_ID}$`);
 
@@ -110,7 +111,16 @@ const tricky = fc.constantFrom(
   "3f2c7a1e9b4d4c8ea1f06d5b2e8c9a71", // a UUID without dashes
   "{3f2c7a1e-9b4d-4c8e-a1f0-6d5b2e8c9a71}",
 );
-const literal = fc.constantFrom("journals", "entries", "images", "api", "access", "uploads", "health");
+const literal = fc.constantFrom(
+  "journals",
+  "entries",
+  "images",
+  "api",
+  "access",
+  "uploads",
+  "health",
+  "openapi.json",
+);
 const knownId = fc.constantFrom(ENTRY.journalId, ENTRY.entryId, OTHER_ENTRY.entryId, "journal-2", "entry-9");
 const segment = fc.oneof(
   { weight: 4, arbitrary: literal },
@@ -132,6 +142,7 @@ const SHAPES: readonly { readonly segments: readonly string[]; readonly methods:
   { segments: ["api", "journals", "J", "entries", "E", "uploads"], methods: ["POST"] },
   { segments: ["api", "journals", "J", "entries", "E", "uploads", "I"], methods: ["GET"] },
   { segments: ["api", "health"], methods: ["GET", "HEAD"] },
+  { segments: ["api", "openapi.json"], methods: ["GET", "HEAD"] },
 ];
 /**
  * A request shaped like one of the contract's, often exactly (so the credential decides), often with a
@@ -294,6 +305,7 @@ describe("any path, through the edge", () => {
           const granted = opens(presented.label);
           switch (route.kind) {
             case "health":
+            case "openapi":
               expect(decision).toEqual({ action: "forward-to-origin", grant: undefined });
               expect(calls).toBe(0);
               return tally("health forwarded");

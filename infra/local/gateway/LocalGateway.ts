@@ -17,6 +17,7 @@ import { createViewerRequestHandler, isGeneratedResponse } from "../../../edge/h
 import type { Invalidator } from "../../../origin/domain/ports";
 import type { VariantAnswer } from "../../../origin/http/variantHandler";
 import { IMAGE_CACHE_TTL_SECONDS } from "../../aws/imageCachePolicy";
+import { bundleDemoScript } from "../demo/demoScript";
 import { JournalsApiServer } from "../demo/JournalsApiServer";
 import { type LocalStorage, openLocalStorage } from "../storage/LocalStorage";
 import { albBodyTooLarge, readLambdaBody } from "./alb";
@@ -45,8 +46,6 @@ export interface LocalOrigin {
    * makes and stores a preset variant, or answers the contract's 404.
    */
   failover(method: string, key: string): Promise<VariantAnswer>;
-  /** The limits the demo page chooses its upload route by. */
-  readonly uploadLimits: { readonly maxDirectUploadBytes: number; readonly maxImageBytes: number };
   close(): Promise<void>;
 }
 
@@ -113,6 +112,7 @@ const DEFAULT_PORT = 8080;
 export const DEFAULT_CDN_CACHE_BYTES = 128 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 const DEMO_PAGE = join(import.meta.dirname, "../demo/index.html");
+const DEMO_SCRIPT = join(import.meta.dirname, "../demo/page.ts");
 const LAMBDA_CONTEXT = {} as Context;
 
 /**
@@ -210,7 +210,9 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     });
     parts.push(origin);
     parts.push(relayStagedUploads(storage, origin, log));
+    // Bundled at every start (tens of milliseconds), so a fresh clone's `npm start` needs no build step.
     const demoPage = demoUsers ? await readFile(DEMO_PAGE) : undefined;
+    const demoScript = demoUsers ? await bundleDemoScript(DEMO_SCRIPT) : undefined;
 
     ready = async (request, response) => {
       const target = request.url ?? "/";
@@ -227,15 +229,12 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       // The bucket's form door and the demo page are the local gateway's own, answered before any
       // CloudFront behaviour: on AWS neither passes through the distribution.
       if (path === uploads.path) return uploads.serve(request, response);
-      if (demoPage && demoUsers && (request.method === "GET" || request.method === "HEAD")) {
+      if (demoPage && demoScript && demoUsers && (request.method === "GET" || request.method === "HEAD")) {
         if (path === "/") return sendStatic(response, "text/html; charset=utf-8", demoPage);
+        if (path === "/demo/page.js")
+          return sendStatic(response, "text/javascript; charset=utf-8", demoScript);
         if (path === "/demo/users.json")
           return sendStatic(response, "application/json", JSON.stringify(demoUsers));
-        if (path === "/demo/config.json") {
-          const { maxDirectUploadBytes, maxImageBytes } = origin.uploadLimits;
-          const limits = { max_direct_upload_bytes: maxDirectUploadBytes, max_image_bytes: maxImageBytes };
-          return sendStatic(response, "application/json", JSON.stringify(limits));
-        }
       }
       const event = toViewerRequestEvent(request, publicHost);
       const result = await edge(event, LAMBDA_CONTEXT, () => undefined);

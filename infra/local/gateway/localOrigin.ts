@@ -48,7 +48,6 @@ export const createLocalOrigin: OriginFactory = async ({
     fetch: (request) => app.fetch(request),
     finalize: (event) => handler(event, LAMBDA_CONTEXT),
     failover: (method, path) => answerVariantRequest(method, path, variants),
-    uploadLimits: { maxDirectUploadBytes: config.maxDirectUploadBytes, maxImageBytes: config.maxImageBytes },
     close: () => deps.metadata.close(),
   };
 };
