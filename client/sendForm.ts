@@ -7,6 +7,9 @@ export interface FormAnswer {
   readonly body: string;
 }
 
+/** Progress granularity, and the most of the file held in memory at once outside browsers. */
+const CHUNK_BYTES = 16 * 1024;
+
 export interface SendFormOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** Bytes of the file (not of the form around it) sent so far. */
@@ -62,25 +65,24 @@ function sendByXhr(url: string, form: MultipartBody, options: SendFormOptions): 
 }
 
 async function sendByFetch(url: string, form: MultipartBody, options: SendFormOptions): Promise<FormAnswer> {
-  const file = form.file.stream().getReader();
-  let sent = 0;
+  let offset = 0;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
         controller.enqueue(form.head);
       },
+      // The file is read in slices of its own: a Blob's stream may hand over everything in one chunk.
       async pull(controller) {
-        const { done, value } = await file.read();
-        if (done) {
+        if (offset >= form.file.size) {
           controller.enqueue(form.tail);
           controller.close();
           return;
         }
-        controller.enqueue(value);
-        sent += value.byteLength;
-        options.onFileBytes(sent);
+        const chunk = new Uint8Array(await form.file.slice(offset, offset + CHUNK_BYTES).arrayBuffer());
+        offset += chunk.byteLength;
+        controller.enqueue(chunk);
+        options.onFileBytes(offset);
       },
-      cancel: (reason) => file.cancel(reason),
     },
     // Pull only when the connection asks for more, so what is counted is what the socket took.
     { highWaterMark: 0 },

@@ -33,7 +33,7 @@ export interface SignedToken {
 
 const ALGORITHM = "HS256";
 // Small allowance for clock differences between the edge locations that sign and verify.
-const CLOCK_TOLERANCE_SECONDS = 5;
+export const CLOCK_TOLERANCE_SECONDS = 5;
 
 /** Signs a viewer access token for one entry. `ttlSeconds` is clamped to the contract's 3600 s. */
 export async function signAccessToken(
