@@ -162,6 +162,31 @@ function preflight(operationId: string): Schema {
   };
 }
 
+/** A `GET` or `HEAD` the origin answers without any credential; `HEAD` has no body. */
+function publicRead(
+  operationId: string,
+  summary: string,
+  description: string,
+  schema: Schema | undefined,
+): Schema {
+  return {
+    operationId,
+    summary,
+    security: [],
+    responses: {
+      "200": { description, headers: noStore, ...(schema ? { content: json(schema) } : {}) },
+      ...errorResponses(["MethodNotAllowed", "ServiceUnavailable"]),
+    },
+  };
+}
+
+const DOCUMENT_ANSWER = `The contract, with this deployment's limits under \`${SETTINGS_EXTENSION}\`.`;
+const DOCUMENT_SCHEMA: Schema = {
+  type: "object",
+  required: ["openapi", "info", "paths", SETTINGS_EXTENSION],
+  properties: { openapi: { const: "3.1.0" }, [SETTINGS_EXTENSION]: ref("schemas", "GatewaySettings") },
+};
+
 const ENTRY_PARAMETERS = [ref("parameters", "journal_id"), ref("parameters", "entry_id")];
 
 /**
@@ -232,7 +257,8 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
       description:
         "Images belong to an entry of a journal; the notes app's own journals API decides who may open an " +
         "entry, and the gateway enforces exactly that at the edge. Every error is " +
-        '`{"error": {"code", "message"}}` with `Cache-Control: no-store`.',
+        '`{"error": {"code", "message"}}` with `Cache-Control: no-store`. Another method on a path below ' +
+        "is `405 method_not_allowed` (with `Allow`), any other path `404 not_found`.",
     },
     servers: [{ url: "/", description: "The gateway that served this document." }],
     [SETTINGS_EXTENSION]: {
@@ -376,38 +402,13 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
         options: preflight("preflightUpload"),
       },
       "/api/health": {
-        get: {
-          operationId: "health",
-          summary: "Liveness, no credential",
-          security: [],
-          responses: {
-            "200": { description: "Up.", headers: noStore, content: json(ref("schemas", "Health")) },
-            ...errorResponses(["MethodNotAllowed", "ServiceUnavailable"]),
-          },
-        },
+        get: publicRead("health", "Liveness, no credential", "Up.", ref("schemas", "Health")),
+        head: publicRead("headHealth", "Liveness, headers only", "Up.", undefined),
         options: preflight("preflightHealth"),
       },
       [OPENAPI_PATH]: {
-        get: {
-          operationId: "openApiDocument",
-          summary: "This document, no credential",
-          security: [],
-          responses: {
-            "200": {
-              description: `The contract, with this deployment's limits under \`${SETTINGS_EXTENSION}\`.`,
-              headers: noStore,
-              content: json({
-                type: "object",
-                required: ["openapi", "info", "paths", SETTINGS_EXTENSION],
-                properties: {
-                  openapi: { const: "3.1.0" },
-                  [SETTINGS_EXTENSION]: ref("schemas", "GatewaySettings"),
-                },
-              }),
-            },
-            ...errorResponses(["MethodNotAllowed", "ServiceUnavailable"]),
-          },
-        },
+        get: publicRead("openApiDocument", "This document, no credential", DOCUMENT_ANSWER, DOCUMENT_SCHEMA),
+        head: publicRead("headOpenApiDocument", "This document's headers", DOCUMENT_ANSWER, undefined),
         options: preflight("preflightOpenApi"),
       },
     },
