@@ -11,10 +11,10 @@ import {
   type ImageRecord,
   type UploadProgress,
 } from "../../client/index.ts";
-import { CLOCK_TOLERANCE_SECONDS } from "../../edge/tokens";
-import { type LocalGateway, startLocalGateway } from "../../infra/local/LocalGateway";
-import { createLocalOrigin } from "../../infra/local/localOrigin";
-import type { DemoUser } from "../../infra/local/localState";
+import { CLOCK_TOLERANCE_SECONDS } from "../../contract/tokens";
+import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
+import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
+import type { DemoUser } from "../../infra/local/gateway/localState";
 import { type Bytes, noisyPng, png, pngBytes } from "../support/images";
 
 /** Small, so a presigned upload takes a few hundred KB; short-lived tokens, so expiry is seen within the test. */
