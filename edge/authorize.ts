@@ -85,7 +85,9 @@ async function decideOrRefuse(
     }
     const route = matchRoute(request.method, request.uri);
     trace.route = route.kind === "api" ? `api:${route.resource}` : route.kind;
-    if (route.kind !== "health") Object.assign(trace, { journalId: route.journalId, entryId: route.entryId });
+    if (route.kind !== "health" && route.kind !== "openapi") {
+      Object.assign(trace, { journalId: route.journalId, entryId: route.entryId });
+    }
     return await decide(route, request, deps, cors, trace);
   } catch (error) {
     if (!(error instanceof HttpError)) {

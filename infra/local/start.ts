@@ -26,6 +26,7 @@ const lines = [
   "",
   `  demo page      ${gateway.demoUsers ? `${gateway.publicUrl}/` : "(off: JOURNALS_API_URL is set)"}`,
   `  API            ${gateway.publicUrl}/api/health`,
+  `  OpenAPI        ${gateway.publicUrl}/api/openapi.json`,
   `  images         ${gateway.publicUrl}/journals/{journal}/entries/{entry}/images/{image}`,
   `  journals API   ${gateway.journalsApiUrl}${gateway.demoUsers ? "  (built-in demo)" : ""}`,
   `  storage        ${gateway.storage.directory}/  (bucket ${gateway.storage.bucket}, files on disk)`,
