@@ -536,10 +536,14 @@ describe("authorize: /api/*", () => {
     expect(status(decision)).toBe(401);
   });
 
-  it("forwards health with no credential and no grant", async () => {
-    const decision = await authorize(request({ uri: "/api/health" }), edge.deps);
-    expect(decision).toEqual({ action: "forward-to-origin", grant: undefined });
-  });
+  it.each(["/api/health", "/api/openapi.json"])(
+    "forwards %s with no credential and no grant",
+    async (uri) => {
+      const decision = await authorize(request({ uri }), edge.deps);
+      expect(decision).toEqual({ action: "forward-to-origin", grant: undefined });
+      expect(journals.calls).toHaveLength(0);
+    },
+  );
 
   it("refuses a grant signed with the viewer audience (a token passed off as a grant)", async () => {
     const keys = await KeyRing.create([currentKey]);
