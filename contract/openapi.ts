@@ -1,4 +1,5 @@
 import { ID_PATTERN, IMAGE_ID_PATTERN, TOKEN_COOKIE, TOKEN_QUERY_PARAMETER } from "./constants";
+import { type Operation, ROUTES, type RouteCredential, type RouteSpec } from "./routes";
 
 /** The deployment's values the document states: the same ones the gateway enforces. */
 export interface OpenApiSettings {
@@ -119,22 +120,6 @@ function errorResponses(names: readonly ErrorName[]): Record<string, unknown> {
   return Object.fromEntries(names.map((name) => [String(ERRORS[name].status), ref("responses", name)]));
 }
 
-/** One operation; `errors` beyond those the edge may answer any request with. */
-function operation(
-  operationId: string,
-  summary: string,
-  responses: Record<string, unknown>,
-  extra: { errors?: readonly ErrorName[]; description?: string; [key: string]: unknown } = {},
-): Schema {
-  const { errors = [], ...rest } = extra;
-  return {
-    operationId,
-    summary,
-    ...rest,
-    responses: { ...responses, ...errorResponses([...new Set([...EDGE_ERRORS, ...errors])]) },
-  };
-}
-
 /** `OPTIONS` on a path: the edge answers CORS preflights itself, before any route or credential. */
 function preflight(operationId: string): Schema {
   return {
@@ -162,43 +147,81 @@ function preflight(operationId: string): Schema {
   };
 }
 
-/** A `GET` or `HEAD` the origin answers without any credential; `HEAD` has no body. */
-function publicRead(
-  operationId: string,
-  summary: string,
-  description: string,
-  schema: Schema | undefined,
-): Schema {
-  return {
-    operationId,
-    summary,
-    security: [],
-    responses: {
-      "200": { description, headers: noStore, ...(schema ? { content: json(schema) } : {}) },
-      ...errorResponses(["MethodNotAllowed", "ServiceUnavailable"]),
-    },
-  };
-}
-
-const DOCUMENT_ANSWER = `The contract, with this deployment's limits under \`${SETTINGS_EXTENSION}\`.`;
 const DOCUMENT_SCHEMA: Schema = {
   type: "object",
   required: ["openapi", "info", "paths", SETTINGS_EXTENSION],
   properties: { openapi: { const: "3.1.0" }, [SETTINGS_EXTENSION]: ref("schemas", "GatewaySettings") },
 };
 
-const ENTRY_PARAMETERS = [ref("parameters", "journal_id"), ref("parameters", "entry_id")];
+/** What the route table does not say about an operation: its answers, its body, its other parameters. */
+interface OperationDoc {
+  readonly description?: string;
+  /** The answers other than errors, by status. */
+  readonly responses: Readonly<Record<string, Schema>>;
+  readonly requestBody?: Schema;
+  readonly parameters?: readonly Schema[];
+  /** Errors beyond those any route of its credential kind may answer. */
+  readonly errors?: readonly ErrorName[];
+}
+
+/** Who may call, by the route table's credential kind: any of the three, the app's own, or anyone. */
+const SECURITY: Readonly<Record<RouteCredential, readonly Record<string, []>[]>> = {
+  viewer: [{ accessToken: [] }, { accessTokenCookie: [] }, { appAuthorization: [] }],
+  authorization: [{ appAuthorization: [] }],
+  none: [],
+};
+
+/** The path parameters of the route table's templates, each with its pattern. */
+const PATH_PARAMETERS: Readonly<Record<string, { schema: string; description: string }>> = {
+  journalId: { schema: "EntityId", description: "The journal." },
+  entryId: { schema: "EntityId", description: "The entry of the journal." },
+  imageId: { schema: "ImageId", description: "The image, as the gateway named it." },
+  uploadId: { schema: "ImageId", description: "The presigned upload (not the image it becomes)." },
+};
 
 /**
- * The OpenAPI 3.1 description of the whole HTTP contract (shared/ARCHITECTURE.md): every route, its
- * parameters, bodies, answers and errors, and the three credential kinds, with this deployment's limits.
- * Served at `GET /api/openapi.json`; a test checks real answers of a full flow against it.
+ * One operation of the document: what the route table says (its name, summary and credential) and what
+ * the docs add. `HEAD` is `GET` without bodies.
  */
-export function openApiDocument(settings: OpenApiSettings): Schema {
-  const widths = [...settings.variantWidths].sort((a, b) => a - b);
-  const entry = "/api/journals/{journal_id}/entries/{entry_id}";
-  const image = "/journals/{journal_id}/entries/{entry_id}/images/{image_id}";
-  const imageSecurity = [{ accessToken: [] }, { accessTokenCookie: [] }, { appAuthorization: [] }];
+function operationOf(spec: RouteSpec, method: string, doc: OperationDoc): Schema {
+  const head = method === "HEAD";
+  const answers = Object.fromEntries(
+    Object.entries(doc.responses).map(([status, answer]) => {
+      const { content: _content, ...withoutBody } = answer;
+      return [status, head ? withoutBody : answer];
+    }),
+  );
+  const common: readonly ErrorName[] =
+    spec.credential === "none" ? ["MethodNotAllowed", "ServiceUnavailable"] : EDGE_ERRORS;
+  return {
+    operationId: head ? `${spec.operation}Head` : spec.operation,
+    summary: head ? `${spec.summary} Headers only.` : spec.summary,
+    ...(doc.description ? { description: doc.description } : {}),
+    security: SECURITY[spec.credential],
+    ...(doc.parameters ? { parameters: doc.parameters } : {}),
+    ...(doc.requestBody ? { requestBody: doc.requestBody } : {}),
+    responses: { ...answers, ...errorResponses([...new Set([...common, ...(doc.errors ?? [])])]) },
+  };
+}
+
+/** Every path of the route table with its operations, and `OPTIONS` (answered by the edge) on each. */
+function pathsOf(docs: Readonly<Record<Operation, OperationDoc>>): Record<string, Schema> {
+  const paths: Record<string, Schema> = {};
+  for (const spec of ROUTES as readonly (RouteSpec & { operation: Operation })[]) {
+    const parameters = [...spec.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ref("parameters", name ?? ""));
+    paths[spec.path] ??= {
+      ...(parameters.length > 0 ? { parameters } : {}),
+      options: preflight(`preflight${spec.operation[0]?.toUpperCase()}${spec.operation.slice(1)}`),
+    };
+    const item = paths[spec.path] as Schema;
+    for (const method of spec.methods)
+      item[method.toLowerCase()] = operationOf(spec, method, docs[spec.operation]);
+  }
+  return paths;
+}
+
+/** The answers, bodies and parameters of every operation in the route table, for these settings. */
+function operationDocs(settings: OpenApiSettings): Record<Operation, OperationDoc> {
   const imageHeaders = {
     ETag: { schema: { type: "string" } },
     "Cache-Control": {
@@ -212,42 +235,133 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
   const imageContent = Object.fromEntries(
     settings.imageContentTypes.map((type) => [type, { schema: { type: "string", contentMediaType: type } }]),
   );
-  const readImage = (operationId: string, summary: string, withBody: boolean) =>
-    operation(
-      operationId,
-      summary,
-      {
+  const jsonAnswer = (description: string, schema: string) => ({
+    description,
+    headers: noStore,
+    content: json(ref("schemas", schema)),
+  });
+  const emptyAnswer = (description: string) => ({ description, headers: noStore });
+  return {
+    readImage: {
+      description:
+        "Read straight from the CDN's cache or the private bucket once the edge has checked the credential: " +
+        "an access token (`?token=` or the `image_token` cookie) costs no network call. `ETag`, `Range` and " +
+        "`If-None-Match` behave as S3's.",
+      parameters: [
+        ref("parameters", "w"),
+        ref("parameters", "format"),
+        { name: "Range", in: "header", required: false, schema: { type: "string" } },
+        { name: "If-None-Match", in: "header", required: false, schema: { type: "string" } },
+      ],
+      responses: {
         "200": {
           description: "The image (or the variant) bytes.",
           headers: imageHeaders,
-          ...(withBody ? { content: imageContent } : {}),
+          content: imageContent,
         },
         "206": {
           description: "The requested `Range` of the bytes.",
           headers: { ...imageHeaders, "Content-Range": { required: true, schema: { type: "string" } } },
-          ...(withBody ? { content: imageContent } : {}),
+          content: imageContent,
         },
         "304": {
           description: "The `If-None-Match` ETag still matches.",
           headers: { ETag: imageHeaders.ETag },
         },
       },
-      {
-        security: imageSecurity,
-        description:
-          "Read straight from the CDN's cache or the private bucket once the edge has checked the credential: " +
-          "an access token (`?token=` or the `image_token` cookie) costs no network call. `ETag`, `Range` and " +
-          "`If-None-Match` behave as S3's.",
-        parameters: [
-          ref("parameters", "w"),
-          ref("parameters", "format"),
-          { name: "Range", in: "header", required: false, schema: { type: "string" } },
-          { name: "If-None-Match", in: "header", required: false, schema: { type: "string" } },
-        ],
-        errors: ["NotFound", "PreconditionFailed", "RangeNotSatisfiable"],
+      errors: ["NotFound", "PreconditionFailed", "RangeNotSatisfiable"],
+    },
+    createAccessToken: {
+      description: "Answered by the edge itself once the journals API allowed the credential.",
+      responses: {
+        "200": {
+          description:
+            "A token that opens this entry's images (and their variants) for reading, and nothing else.",
+          headers: {
+            ...noStore,
+            "Set-Cookie": {
+              required: true,
+              description:
+                "`image_token={token}; Path=/journals/{j}/entries/{e}/; Max-Age={ttl}; HttpOnly; Secure; SameSite=None`",
+              schema: { type: "string", pattern: `^${TOKEN_COOKIE}=` },
+            },
+          },
+          content: json(ref("schemas", "AccessToken")),
+        },
       },
-    );
+    },
+    listImages: { responses: { "200": jsonAnswer("Every image of the entry.", "ImageList") } },
+    uploadImage: {
+      description:
+        `Exactly one file part named \`file\` of at most ${settings.maxDirectUploadBytes} bytes ` +
+        "(`max_direct_upload_bytes`; larger files go by `…/uploads`), and an optional text part `name` " +
+        "(else the file's name without its extension). The object is written before its record and " +
+        "removed again if the record fails.",
+      requestBody: {
+        required: true,
+        content: {
+          "multipart/form-data": {
+            schema: ref("schemas", "DirectUpload"),
+            encoding: { file: { contentType: settings.imageContentTypes.join(", ") } },
+          },
+        },
+      },
+      responses: {
+        "201": jsonAnswer("Stored.", "ImageRecord"),
+        "200": jsonAnswer(
+          "The entry already holds these bytes: the existing record, no second copy.",
+          "ImageRecord",
+        ),
+      },
+      errors: ["TooLarge", "UnsupportedType", "InvalidImage"],
+    },
+    deleteEntryImages: { responses: { "204": emptyAnswer("Deleted, or there was nothing to delete.") } },
+    getImage: { responses: { "200": jsonAnswer("The record.", "ImageRecord") }, errors: ["NotFound"] },
+    deleteImage: {
+      responses: { "204": emptyAnswer("Deleted, with its variants; a CDN invalidation follows.") },
+      errors: ["NotFound"],
+    },
+    createUpload: {
+      requestBody: { required: true, content: json(ref("schemas", "UploadRequest")) },
+      responses: {
+        "201": jsonAnswer(
+          "POST every field of `upload.fields`, in order, then the file last as the part `file`, as " +
+            "`multipart/form-data` to `upload.url` before `expires_at`; then poll `…/uploads/{id}`.",
+          "UploadTicket",
+        ),
+      },
+      errors: ["TooLarge"],
+    },
+    getUpload: {
+      responses: {
+        "200": jsonAnswer(
+          "Pending until the stored bytes are judged, then ready or rejected.",
+          "UploadStatus",
+        ),
+      },
+      errors: ["NotFound"],
+    },
+    health: { responses: { "200": jsonAnswer("Up.", "Health") } },
+    openApiDocument: {
+      responses: {
+        "200": {
+          description: `The contract, with this deployment's limits under \`${SETTINGS_EXTENSION}\`.`,
+          headers: noStore,
+          content: json(DOCUMENT_SCHEMA),
+        },
+      },
+    },
+  };
+}
 
+/**
+ * The OpenAPI 3.1 description of the whole HTTP contract (shared/ARCHITECTURE.md), built from the route
+ * table (`ROUTES`: paths, methods, names, summaries, credentials) and the docs above (answers, bodies,
+ * errors), with this deployment's limits.
+ * Served at `GET /api/openapi.json`; a test checks real answers of a full flow against it.
+ */
+export function openApiDocument(settings: OpenApiSettings): Schema {
+  const widths = [...settings.variantWidths].sort((a, b) => a - b);
   return {
     openapi: "3.1.0",
     info: {
@@ -267,151 +381,7 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
       variant_widths: widths,
     },
     security: [{ appAuthorization: [] }],
-    paths: {
-      [image]: {
-        parameters: [...ENTRY_PARAMETERS, ref("parameters", "image_id")],
-        get: readImage("readImage", "An image's bytes, or a variant's", true),
-        head: readImage("headImage", "An image's headers", false),
-        options: preflight("preflightImage"),
-      },
-      [`${entry}/access`]: {
-        parameters: ENTRY_PARAMETERS,
-        post: operation(
-          "createAccessToken",
-          "An access token for the entry's images",
-          {
-            "200": {
-              description:
-                "A token that opens this entry's images (and their variants) for reading, and nothing else.",
-              headers: {
-                ...noStore,
-                "Set-Cookie": {
-                  required: true,
-                  description:
-                    "`image_token={token}; Path=/journals/{j}/entries/{e}/; Max-Age={ttl}; HttpOnly; Secure; SameSite=None`",
-                  schema: { type: "string", pattern: `^${TOKEN_COOKIE}=` },
-                },
-              },
-              content: json(ref("schemas", "AccessToken")),
-            },
-          },
-          { description: "Answered by the edge itself after the journals API allowed the credential." },
-        ),
-        options: preflight("preflightAccess"),
-      },
-      [`${entry}/images`]: {
-        parameters: ENTRY_PARAMETERS,
-        get: operation("listImages", "The entry's images, oldest first", {
-          "200": {
-            description: "Every image of the entry.",
-            headers: noStore,
-            content: json(ref("schemas", "ImageList")),
-          },
-        }),
-        post: operation(
-          "uploadImage",
-          "Upload an image directly (at most the direct limit)",
-          {
-            "201": { description: "Stored.", headers: noStore, content: json(ref("schemas", "ImageRecord")) },
-            "200": {
-              description: "The entry already holds these bytes: the existing record, no second copy.",
-              headers: noStore,
-              content: json(ref("schemas", "ImageRecord")),
-            },
-          },
-          {
-            description:
-              `Exactly one file part named \`file\` of at most ${settings.maxDirectUploadBytes} bytes ` +
-              "(`max_direct_upload_bytes`; larger files go by `…/uploads`), and an optional text part `name` " +
-              "(else the file's name without its extension). The object is written before its record and " +
-              "removed again if the record fails.",
-            requestBody: {
-              required: true,
-              content: {
-                "multipart/form-data": {
-                  schema: ref("schemas", "DirectUpload"),
-                  encoding: { file: { contentType: settings.imageContentTypes.join(", ") } },
-                },
-              },
-            },
-            errors: ["TooLarge", "UnsupportedType", "InvalidImage"],
-          },
-        ),
-        delete: operation("deleteImages", "Delete every image of the entry", {
-          "204": { description: "Deleted, or there was nothing to delete.", headers: noStore },
-        }),
-        options: preflight("preflightImages"),
-      },
-      [`${entry}/images/{image_id}`]: {
-        parameters: [...ENTRY_PARAMETERS, ref("parameters", "image_id")],
-        get: operation(
-          "getImage",
-          "One image's record",
-          {
-            "200": {
-              description: "The record.",
-              headers: noStore,
-              content: json(ref("schemas", "ImageRecord")),
-            },
-          },
-          { errors: ["NotFound"] },
-        ),
-        delete: operation(
-          "deleteImage",
-          "Delete one image and its variants",
-          { "204": { description: "Deleted; a CDN invalidation follows.", headers: noStore } },
-          { errors: ["NotFound"] },
-        ),
-        options: preflight("preflightImageRecord"),
-      },
-      [`${entry}/uploads`]: {
-        parameters: ENTRY_PARAMETERS,
-        post: operation(
-          "createUpload",
-          "A presigned upload, for files above the direct limit",
-          {
-            "201": {
-              description:
-                "POST every field of `upload.fields`, in order, then the file last as the part `file`, as " +
-                "`multipart/form-data` to `upload.url` before `expires_at`; then poll `…/uploads/{id}`.",
-              headers: noStore,
-              content: json(ref("schemas", "UploadTicket")),
-            },
-          },
-          {
-            requestBody: { required: true, content: json(ref("schemas", "UploadRequest")) },
-            errors: ["TooLarge"],
-          },
-        ),
-        options: preflight("preflightUploads"),
-      },
-      [`${entry}/uploads/{upload_id}`]: {
-        parameters: [...ENTRY_PARAMETERS, ref("parameters", "upload_id")],
-        get: operation(
-          "getUpload",
-          "Where a presigned upload stands",
-          {
-            "200": {
-              description: "Pending until the stored bytes are judged, then ready or rejected.",
-              headers: noStore,
-              content: json(ref("schemas", "UploadStatus")),
-            },
-          },
-          { errors: ["NotFound"] },
-        ),
-        options: preflight("preflightUpload"),
-      },
-      "/api/health": {
-        get: publicRead("health", "Liveness, no credential", "Up.", ref("schemas", "Health")),
-        head: publicRead("headHealth", "Liveness, headers only", "Up.", undefined),
-        options: preflight("preflightHealth"),
-      },
-      [OPENAPI_PATH]: {
-        get: publicRead("openApiDocument", "This document, no credential", DOCUMENT_ANSWER, DOCUMENT_SCHEMA),
-        head: publicRead("headOpenApiDocument", "This document's headers", DOCUMENT_ANSWER, undefined),
-        options: preflight("preflightOpenApi"),
-      },
-    },
+    paths: pathsOf(operationDocs(settings)),
     components: {
       securitySchemes: {
         accessToken: {
@@ -438,10 +408,12 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
         },
       },
       parameters: {
-        journal_id: { name: "journal_id", in: "path", required: true, schema: ref("schemas", "EntityId") },
-        entry_id: { name: "entry_id", in: "path", required: true, schema: ref("schemas", "EntityId") },
-        image_id: { name: "image_id", in: "path", required: true, schema: ref("schemas", "ImageId") },
-        upload_id: { name: "upload_id", in: "path", required: true, schema: ref("schemas", "ImageId") },
+        ...Object.fromEntries(
+          Object.entries(PATH_PARAMETERS).map(([name, { schema, description }]) => [
+            name,
+            { name, in: "path", required: true, description, schema: ref("schemas", schema) },
+          ]),
+        ),
         w: {
           name: "w",
           in: "query",

@@ -5,7 +5,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MethodNotAllowedError } from "../../contract/errors";
 import { OPENAPI_PATH, openApiDocument } from "../../contract/openapi";
-import { matchRoute } from "../../contract/routes";
+import { matchRoute, ROUTES } from "../../contract/routes";
 import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../infra/local/gateway/localState";
@@ -49,9 +49,9 @@ afterAll(async () => {
 /** A concrete path for a template: alice's entry, and an image id of the right shape. */
 function concrete(template: string): string {
   return template
-    .replace("{journal_id}", "alice-travel")
-    .replace("{entry_id}", "lisbon-2026")
-    .replace(/\{(image_id|upload_id)\}/, IMAGE_ID);
+    .replace("{journalId}", "alice-travel")
+    .replace("{entryId}", "lisbon-2026")
+    .replace(/\{(imageId|uploadId)\}/, IMAGE_ID);
 }
 
 describe("the OpenAPI document at GET /api/openapi.json", () => {
@@ -96,6 +96,14 @@ describe("the OpenAPI document at GET /api/openapi.json", () => {
       expect(contract.operationOf("OPTIONS", concrete(template))).toBeDefined();
     }
     expect(templates).toHaveLength(8);
+  });
+
+  it("names every operation of the route table, by its operation name", () => {
+    const paths = document.paths as Record<string, Record<string, { operationId: string; summary: string }>>;
+    for (const spec of ROUTES) {
+      const get = paths[spec.path]?.[spec.methods[0].toLowerCase()];
+      expect(get, spec.operation).toMatchObject({ operationId: spec.operation, summary: spec.summary });
+    }
   });
 
   it("declares the three credential kinds as security schemes", () => {
