@@ -9,6 +9,8 @@ const ROOT = resolve(import.meta.dirname, "../..");
  * functions keep; it imports neither, and the functions never import each other.
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  // The app client is a package of its own: it imports nothing of the gateway, not even the kernel.
+  client: ["client"],
   contract: ["contract"],
   edge: ["edge", "contract"],
   origin: ["origin", "contract"],
