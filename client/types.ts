@@ -43,11 +43,15 @@ export interface UploadOptions {
 /** The formats a variant may be asked for; by default the gateway negotiates from the browser's `Accept`. */
 export type VariantFormat = "avif" | "webp" | "jpeg" | "png";
 
-export interface ImageUrlOptions {
-  /** One of the gateway's variant widths (`VARIANT_WIDTHS`); the original when absent. */
-  readonly width?: number;
-  readonly format?: VariantFormat;
-}
+/** The original (no options), or a variant: one of the gateway's widths, in a format if wanted. */
+export type ImageUrlOptions =
+  | { readonly width?: undefined; readonly format?: undefined }
+  | {
+      /** One of the gateway's variant widths (`VARIANT_WIDTHS`). */
+      readonly width: number;
+      /** Without it, the browser's `Accept` decides (AVIF, else WebP, else the original's format). */
+      readonly format?: VariantFormat;
+    };
 
 export interface SrcsetOptions {
   readonly format?: VariantFormat;

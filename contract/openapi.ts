@@ -428,7 +428,8 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
           in: "query",
           required: false,
           description:
-            "The variant's format; without it `Accept` decides (`image/avif`, else `image/webp`, else the original's).",
+            "The variant's format, only with `w`; without it `Accept` decides (`image/avif`, else " +
+            "`image/webp`, else the original's).",
           schema: { type: "string", enum: [...VARIANT_FORMATS] },
         },
       },
