@@ -15,7 +15,9 @@ import { CLOCK_TOLERANCE_SECONDS } from "../../contract/tokens";
 import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../infra/local/gateway/localState";
+import { LOCAL_UPLOAD_PATH } from "../../infra/local/storage/uploadEndpoint";
 import { type Bytes, noisyPng, png, pngBytes } from "../support/images";
+import { ContractChecker } from "../support/openapi";
 
 /** Small, so a presigned upload takes a few hundred KB; short-lived tokens, so expiry is seen within the test. */
 const DIRECT_LIMIT = 64 * 1024;
@@ -28,6 +30,8 @@ let bob: DemoUser;
 /** Every request the client made: method, path and status. */
 const requests: { method: string; path: string; status: number }[] = [];
 let gw: ImageGatewayClient;
+/** The gateway's own OpenAPI document, from the first answer (the client reads it first of all). */
+let contract: ContractChecker | undefined;
 const consoleCalls = vi.fn();
 
 /** The client as an app builds it, with a `fetch` that notes what went over the wire. */
@@ -38,7 +42,13 @@ function clientFor(user: DemoUser): ImageGatewayClient {
     fetch: async (input, init) => {
       const response = await fetch(input, init);
       const url = new URL(String(input));
-      requests.push({ method: init?.method ?? "GET", path: url.pathname, status: response.status });
+      const method = init?.method ?? "GET";
+      requests.push({ method, path: url.pathname, status: response.status });
+      // Every answer of the gateway's own API matches its OpenAPI document (the form goes to storage).
+      if (!url.pathname.startsWith(LOCAL_UPLOAD_PATH)) {
+        contract ??= new ContractChecker((await response.clone().json()) as Record<string, unknown>);
+        await contract.check(method, url.href, response.clone());
+      }
       return response;
     },
   });
@@ -332,6 +342,12 @@ describe("the client against the local gateway, in Node", () => {
       code: "network_error",
       message: "127.0.0.1:9 could not be reached.",
     });
+  });
+
+  it("got only answers its OpenAPI document describes, for every call above", () => {
+    expect(contract?.seen.length).toBe(
+      requests.filter(({ path }) => !path.startsWith(LOCAL_UPLOAD_PATH)).length,
+    );
   });
 
   it("wrote nothing to the console, so no token or credential was ever logged", () => {
