@@ -30,7 +30,7 @@ export type Decision =
   | { readonly action: "respond"; readonly response: GeneratedResponse }
   /** An authorized image read: fetch this object key; the query, cookies and credentials go no further. */
   | { readonly action: "read-image"; readonly objectKey: string }
-  /** An `/api/*` request for the origin, carrying the grant (none for health). */
+  /** An `/api/*` request for the origin, carrying the grant (none for health and the OpenAPI document). */
   | { readonly action: "forward-to-origin"; readonly grant: string | undefined };
 
 /** What a decision may consult. Built when a container starts, and again whenever the signing keys are reloaded (every `SECRET_REFRESH_MS`). */
