@@ -8,7 +8,6 @@
 export { createImageGatewayClient } from "./createImageGatewayClient.ts";
 export { ImageGatewayError } from "./ImageGatewayError.ts";
 export type {
-  GatewaySettings,
   ImageGatewayClient,
   ImageGatewayClientOptions,
   ImageRecord,
