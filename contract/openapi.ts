@@ -576,7 +576,12 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
               },
             },
             expires_at: { type: "string", format: "date-time" },
-            max_bytes: { type: "integer", const: settings.maxImageBytes },
+            max_bytes: {
+              type: "integer",
+              minimum: 1,
+              maximum: settings.maxImageBytes,
+              description: "The largest file the form takes: the size declared, never more.",
+            },
           },
         },
         UploadStatus: {

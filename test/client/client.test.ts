@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createImageGatewayClient,
@@ -15,7 +14,7 @@ import { CLOCK_TOLERANCE_SECONDS } from "../../contract/tokens";
 import { type LocalGateway, startLocalGateway } from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 import type { DemoUser } from "../../infra/local/gateway/localState";
-import { LOCAL_UPLOAD_PATH } from "../../infra/local/storage/uploadEndpoint";
+import { LOCAL_UPLOAD_PATH } from "../../infra/local/storage/UploadDoor";
 import { type Bytes, noisyPng, png, pngBytes } from "../support/images";
 import { ContractChecker } from "../support/openapi";
 
@@ -66,10 +65,13 @@ function pngOfSize(bytes: number): Bytes {
   });
 }
 
-/** Every object the bucket holds, originals and staged uploads alike. */
+/** Every file the local bucket holds on disk: originals, staged uploads, and any half-written file. */
 async function storedKeys(): Promise<string[]> {
-  const listing = await gateway.s3.client.send(new ListObjectsV2Command({ Bucket: gateway.s3.bucket }));
-  return (listing.Contents ?? []).map((object) => object.Key ?? "");
+  const entries = await readdir(gateway.storage.directory, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(gateway.storage.directory, join(entry.parentPath, entry.name)))
+    .sort();
 }
 
 function sha256(bytes: ArrayBuffer): string {
@@ -130,7 +132,7 @@ describe("the client against the local gateway, in Node", () => {
 
       // Assess: the route the limit chose, never the other one
       const called = calledSince(from).map((call) =>
-        call.replace(entryApi, "").replace(`/_local/s3/${gateway.s3.bucket}`, "/_local/s3"),
+        call.replace(entryApi, "").replace(`/_local/s3/${gateway.storage.bucket}`, "/_local/s3"),
       );
       expect(called.filter((call) => !call.startsWith("GET /api/openapi.json"))).toEqual(
         expect.arrayContaining(route),
@@ -234,7 +236,7 @@ describe("the client against the local gateway, in Node", () => {
       status: 415,
       message: "Only PNG, JPEG, GIF, WebP and AVIF images are accepted.",
     });
-    expect(calledSince(from)).toContain(`POST /_local/s3/${gateway.s3.bucket}`);
+    expect(calledSince(from)).toContain(`POST /_local/s3/${gateway.storage.bucket}`);
     expect((await gw.list(journal, entry)).map((image) => image.name)).not.toContain("trojan");
   });
 
