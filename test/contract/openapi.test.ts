@@ -171,6 +171,7 @@ describe("every answer of a full flow matches the document", () => {
     const record = created.body as { id: string; url: string };
     expect((await call("POST", `${entry}/images`, { body: uploadForm(bytes) })).status).toBe(200);
     const refusals = [
+      [uploadForm(noisyPng(2 * DIRECT_LIMIT)), 413],
       [uploadForm(new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>")), 415],
       [uploadForm(new Uint8Array()), 400],
       [new URLSearchParams({ file: "x" }), 400],
@@ -280,19 +281,5 @@ describe("every answer of a full flow matches the document", () => {
       expect(response.status).toBe(status);
       await contract.check(method, url, response);
     }
-  });
-
-  // Last of all: after an answer given before the body was read, the local gateway resets the next
-  // request on that connection some seconds later (a defect of the local ALB, apart from the shapes).
-  it("refuses a direct upload above the limit with the documented 413", async () => {
-    const url = `${gateway.url}/api/journals/alice-travel/entries/lisbon-2026/images`;
-    const body = uploadForm(noisyPng(2 * DIRECT_LIMIT));
-    const response = await fetch(url, {
-      method: "POST",
-      body,
-      headers: { authorization: alice.authorization },
-    });
-    expect(response.status).toBe(413);
-    expect(await contract.check("POST", url, response)).toMatchObject({ error: { code: "too_large" } });
   });
 });
