@@ -1,5 +1,6 @@
 import { ID_PATTERN, IMAGE_ID_PATTERN, TOKEN_COOKIE, TOKEN_QUERY_PARAMETER } from "./constants";
 import { type Operation, ROUTES, type RouteCredential, type RouteSpec } from "./routes";
+import { VARIANT_FORMATS } from "./variants";
 
 /** The deployment's values the document states: the same ones the gateway enforces. */
 export interface OpenApiSettings {
@@ -17,9 +18,6 @@ export const OPENAPI_PATH = "/api/openapi.json";
  * route, the widths make `srcset`s), so clients read them from the gateway instead of copying them.
  */
 export const SETTINGS_EXTENSION = "x-image-gateway";
-
-/** Variant formats `&format=` fixes; without it the viewer's `Accept` decides. */
-export const VARIANT_FORMATS = ["avif", "webp", "jpeg", "png"] as const;
 
 type Schema = Record<string, unknown>;
 
@@ -490,6 +488,8 @@ export function openApiDocument(settings: OpenApiSettings): Schema {
             "content_type",
             "size",
             "sha256",
+            "width",
+            "height",
             "created_at",
             "url",
           ],

@@ -101,7 +101,6 @@ export function resolveOriginConfig(input: OriginConfigInput): OriginConfig {
       images.type === "file"
         ? { type: "file", directory: images.directory ?? join(dataDir, OBJECTS_DIRECTORY_NAME) }
         : images,
-    variantWidths: input.variantWidths ?? DEFAULT_VARIANT_WIDTHS,
     metadata:
       metadata.type === "sqlite"
         ? { type: "sqlite", file: metadata.file ?? join(dataDir, SQLITE_FILE_NAME) }
