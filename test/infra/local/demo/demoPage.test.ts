@@ -203,9 +203,9 @@ describe.runIf(hasChromium)("the demo page, in Chromium", () => {
     ]);
     expect(srcset).toMatch(new RegExp(`^${record.url}\\?w=160&token=eyJ[^ ]+ 160w, `));
     expect(await img.getAttribute("src")).toMatch(new RegExp(`^${record.url}\\?w=640&token=eyJ`));
+    // The browser chose one of the candidates, and each is as wide as its descriptor says
     const currentSrc = await img.evaluate((element: HTMLImageElement) => element.currentSrc);
     expect(srcset).toContain(currentSrc.replace(gateway.url, ""));
-    // The browser chose one of the candidates, and each is as wide as its descriptor says
     for (const candidate of srcset.split(", ")) {
       const [url, descriptor] = candidate.split(" ");
       const response = await fetch(`${gateway.url}${url}`);
