@@ -185,7 +185,10 @@ describe.runIf(hasChromium)("the demo page, in Chromium", () => {
     const img = page.getByTestId("image").locator("img");
     await img.waitFor();
     await expect
-      .poll(() => img.evaluate((element: HTMLImageElement) => element.complete && element.currentSrc))
+      // The first request for a variant makes it (AVIF for Chromium), which takes a while on a busy machine.
+      .poll(() => img.evaluate((element: HTMLImageElement) => element.complete && element.currentSrc), {
+        timeout: 20_000,
+      })
       .toBeTruthy();
 
     // Assess: the page's srcset is the client's, token aside: variants below 1000 px, then the next
