@@ -112,6 +112,7 @@ async function figureOf(image: ImageRecord): Promise<HTMLElement> {
 }
 
 async function uploadAll(files: readonly File[]): Promise<void> {
+  await loaded;
   clear();
   const bar = $<HTMLProgressElement>("progress");
   bar.hidden = false;
@@ -184,23 +185,29 @@ drop.ondrop = (event) => {
   void uploadAll([...(event.dataTransfer?.files ?? [])]);
 };
 
-const response = await fetch("/demo/users.json");
-if (!response.ok) {
-  show("error", "This gateway uses an external journals API, so there are no demo users to choose.");
-} else {
-  state.users = (await response.json()) as DemoUser[];
-  $("user").replaceChildren(...state.users.map((user) => new Option(user.name, user.name)));
-  $("entry").replaceChildren(
-    ...state.users.flatMap((user) =>
-      user.journals.flatMap((journal) =>
-        journal.entries.map(
-          (entry) =>
-            new Option(`${journal.title} / ${entry.title} (${user.name})`, `${journal.id}/${entry.id}`),
+/** The users and entries, loaded once; a file chosen before they are waits for them. */
+async function load(): Promise<void> {
+  const response = await fetch("/demo/users.json");
+  if (!response.ok) {
+    show("error", "This gateway uses an external journals API, so there are no demo users to choose.");
+  } else {
+    state.users = (await response.json()) as DemoUser[];
+    $("user").replaceChildren(...state.users.map((user) => new Option(user.name, user.name)));
+    $("entry").replaceChildren(
+      ...state.users.flatMap((user) =>
+        user.journals.flatMap((journal) =>
+          journal.entries.map(
+            (entry) =>
+              new Option(`${journal.title} / ${entry.title} (${user.name})`, `${journal.id}/${entry.id}`),
+          ),
         ),
       ),
-    ),
-  );
-  state.user = state.users[0];
-  selectEntry();
-  await refresh();
+    );
+    state.user = state.users[0];
+    selectEntry();
+    await refresh();
+  }
 }
+
+const loaded = load();
+await loaded;
