@@ -8,6 +8,9 @@ import {
 } from "../../infra/local/gateway/LocalGateway";
 import { createLocalOrigin } from "../../infra/local/gateway/localOrigin";
 
+/** The demo user's entry the benchmarks work in. */
+export const DEMO_ENTRY = { journalId: "alice-travel", entryId: "lisbon-2026" } as const;
+
 /** The local gateway on a fresh DATA_DIR, and the demo user's entry the benchmarks work in. */
 export interface DemoGateway {
   readonly gateway: LocalGateway;
@@ -46,7 +49,7 @@ export async function startDemoGateway(
   }
   return {
     gateway,
-    entryUrl: `${gateway.url}/api/journals/alice-travel/entries/lisbon-2026`,
+    entryUrl: `${gateway.url}/api/journals/${DEMO_ENTRY.journalId}/entries/${DEMO_ENTRY.entryId}`,
     headers: { authorization: alice.authorization },
     stop,
   };
