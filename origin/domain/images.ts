@@ -77,7 +77,7 @@ export async function prepareImage(
     );
   }
   const stored = policy.stripMetadata ? await stripMetadata(bytes, header, policy) : bytes;
-  await decodeFully(stored, policy);
+  await decodeFully(stored, pixels, policy);
   return { bytes: stored, ...displayedSize(stored === bytes ? header : await readHeader(stored)) };
 }
 
@@ -148,10 +148,19 @@ async function readHeader(bytes: Uint8Array): Promise<Metadata & { width: number
   return metadata as Metadata & { width: number; height: number };
 }
 
-/** Every frame decoded (streamed through libvips, never the whole bitmap in memory): corrupt data fails. */
-async function decodeFully(bytes: Uint8Array, policy: ImagePolicy): Promise<void> {
+/**
+ * Up to this many pixels (all frames), the full decode writes one channel to memory (at most this many
+ * bytes, briefly): measured about 9× faster than `stats()` (a 900 KB PNG 1.7 ms against 15.5 ms, a
+ * 2560-px JPEG 15 ms against 134 ms). Larger images stream through `stats()` so memory stays flat.
+ */
+const IN_MEMORY_DECODE_MAX_PIXELS = 24_000_000;
+
+/** Every frame decoded, so corrupt or truncated data fails. */
+async function decodeFully(bytes: Uint8Array, pixels: number, policy: ImagePolicy): Promise<void> {
   try {
-    await sharp(bytes, decodeOptions(policy)).stats();
+    const image = sharp(bytes, decodeOptions(policy));
+    if (pixels <= IN_MEMORY_DECODE_MAX_PIXELS) await image.extractChannel(0).raw().toBuffer();
+    else await image.stats();
   } catch (error) {
     throw new InvalidImageError(`The image does not decode: ${describeSharpError(error)}`);
   }

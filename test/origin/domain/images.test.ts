@@ -204,6 +204,11 @@ describe("prepareImage", () => {
       "image/jpeg",
     ],
     ["a PNG whose IDAT is garbage", async () => pngWithGarbage(), "image/png"],
+    [
+      "a 25-megapixel PNG cut short (decoded streaming, not in memory)",
+      async () => largePngCutShort(),
+      "image/png",
+    ],
   ])("refuses %s with invalid_image", async (_case, bytes, mime) => {
     const refusal = prepareImage(await bytes(), type(mime), POLICY);
     await expect(refusal).rejects.toThrow(InvalidImageError);
@@ -244,4 +249,12 @@ function pngWithGarbage(): Uint8Array {
   // Overwrite the zlib stream inside IDAT (its CRC stays wrong too): the header still parses.
   bytes.fill(0x55, 41, 60);
   return bytes;
+}
+
+/** A 5000 × 5000 PNG (above the in-memory decode bound) missing its last bytes. */
+async function largePngCutShort(): Promise<Uint8Array> {
+  const whole = await sharp({ create: { width: 5000, height: 5000, channels: 3, background: "#808080" } })
+    .png()
+    .toBuffer();
+  return whole.subarray(0, Math.floor(whole.byteLength / 2));
 }
