@@ -40,7 +40,7 @@ export const BUGOUT_TOKEN = "0d9c3a52-6b1e-4f7a-9c2d-5e8f1a3b7c40";
  * 30 ms behind, and a settle time that covers both.
  */
 export const BUGOUT_TEST_TIMING = { commitDelayMs: () => Math.random() * 20, replicaLagMs: 30 } as const;
-export const BUGOUT_TEST_SETTLE_MS = 80;
+export const BUGOUT_TEST_SETTLE_MS = 200;
 export const BUGOUT_APPLICATION_ID = "7b1c3c2e-0f4e-4d8a-9a55-2f0b8d2d6a10";
 
 /** Metadata operations a test can make fail. */
