@@ -469,9 +469,7 @@ describe("the origin function", () => {
   it("may do exactly what it needs: its prefixes, a listing, this distribution, its secrets, its logs", () => {
     // Prepare
     const resources = gateway.toJSON().Resources;
-    const policies = Object.values(gateway.findResources("AWS::IAM::Policy")).filter((policy) =>
-      policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === originRoleId()),
-    );
+    const policies = policiesOfRole(originRoleId());
     const logGroup = resources[originFunctionId()].Properties.LoggingConfig.LogGroup.Ref;
 
     // Assess
@@ -631,9 +629,7 @@ describe("the variant generator behind the images origin group", () => {
   it("reads originals and writes variant keys under the images prefix, and nothing else", () => {
     // Prepare
     const resources = gateway.toJSON().Resources;
-    const policies = Object.values(gateway.findResources("AWS::IAM::Policy")).filter((policy) =>
-      policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === generatorRoleId()),
-    );
+    const policies = policiesOfRole(generatorRoleId());
     const logGroup = resources[generatorFunctionId()].Properties.LoggingConfig.LogGroup.Ref;
 
     // Assess
@@ -878,3 +874,10 @@ describe("the app", () => {
     }
   });
 });
+
+/** The IAM policies of the gateway stack attached to the role with logical id `roleId`. */
+function policiesOfRole(roleId: string) {
+  return Object.values(gateway.findResources("AWS::IAM::Policy")).filter((policy) =>
+    policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId),
+  );
+}
