@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdir, open } from "node:fs/promises";
+import { mkdir, open, rmdir, unlink } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CreateBucketCommand, type S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
@@ -53,6 +53,7 @@ export async function startLocalS3(options: {
     configureBuckets: [{ name: options.bucket, configs: options.corsXml ? [options.corsXml] : [] }],
   });
   guardObjectWrites(s3rver.store);
+  guardObjectDeletes(s3rver.store);
   await s3rver.configureBuckets();
   const server: Server = createServer(s3rver.callback());
   const port = await listen(server, options.port ?? 0);
@@ -117,4 +118,37 @@ async function openCreatingDirectory(path: string) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw error;
     }
   }
+}
+
+/**
+ * s3rver's own `deleteObject` removes the object's files and then every parent directory it finds empty,
+ * reading and removing them unguarded. Two deletes in one directory at once (what `reconcile` does) both
+ * find it empty, and the second `rmdir` fails: a 500 for an object that is gone. This replacement treats a
+ * directory that is already gone, or no longer empty, as nothing left to clean.
+ */
+export function guardObjectDeletes(store: S3rverStore): void {
+  store.deleteObject = async (bucket: string, key: string) => {
+    await Promise.all(
+      ["object", "object.md5", "metadata.json"].map((resource) =>
+        unlink(store.getResourcePath(bucket, key, resource)).catch(unlessErrno("ENOENT")),
+      ),
+    );
+    const parts = key.split("/").slice(0, -1);
+    for (; parts.length > 0; parts.pop()) {
+      try {
+        await rmdir(join(store.getBucketPath(bucket), ...parts));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTEMPTY" || code === "EEXIST") return;
+        throw error;
+      }
+    }
+  };
+}
+
+/** A rejection handler that swallows the given errno code and rethrows anything else. */
+function unlessErrno(code: string): (error: NodeJS.ErrnoException) => void {
+  return (error) => {
+    if (error.code !== code) throw error;
+  };
 }

@@ -23,11 +23,13 @@ declare module "s3rver" {
     metadata: Record<string, string>;
   }
 
-  /** s3rver's filesystem store: the part the local gateway replaces (see infra/local/storage/s3Server.ts). */
+  /** s3rver's filesystem store: the part its guards in test/support/s3rver.ts replace. */
   interface S3rverStore {
+    getBucketPath(bucket: string): string;
     getResourcePath(bucket: string, key: string, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
     putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    deleteObject(bucket: string, key: string): Promise<void>;
   }
 
   export default class S3rver {
