@@ -13,6 +13,7 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { IMAGES_PREFIX_PATTERN } from "../../contract/constants";
+import { sha256Hex } from "../domain/digest";
 import { StorageUnavailableError } from "../domain/errors";
 import type {
   CopyObjectOptions,
@@ -36,6 +37,11 @@ const MAX_KEY_BYTES = 1024;
 const MAX_SEGMENT_BYTES = 240;
 /** Where writes are prepared before their rename, inside the root so that the rename stays atomic. */
 const TEMP_DIRECTORY = ".tmp";
+/**
+ * How much of a file one read takes: 64 KiB (Node's default) costs a thread-pool round trip per 64 KiB,
+ * which made reading a 10 MB staged upload take 20 ms; a MiB keeps it near the copy's own cost.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
 /** What S3 calls an object stored without a type. */
 const DEFAULT_CONTENT_TYPE = "binary/octet-stream";
 
@@ -126,11 +132,14 @@ export class FileImageStore implements ImageStore {
 
   public async put(key: string, bytes: Uint8Array, options: PutObjectOptions): Promise<void> {
     const path = this.pathOf(key);
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (sha256 !== options.sha256) {
+    // Checked while the bytes go to disk, as S3 checks a checksum: nothing becomes the object unless it holds.
+    const checked = sha256Hex(bytes);
+    checked.catch(() => undefined);
+    const pending = await this.prepare((file) => file.writeFile(bytes));
+    if ((await checked) !== options.sha256) {
+      await removeFile(pending.temp).catch(() => undefined);
       throw new StorageUnavailableError("The image store refused bytes that do not match their SHA-256.");
     }
-    const pending = await this.prepare((file) => file.writeFile(bytes));
     await this.commitAt(path, pending, options.contentType);
   }
 
@@ -575,7 +584,7 @@ function absentAsUndefined(error: NodeJS.ErrnoException): undefined {
 /** The chunks of an open file, closing it when read to the end or abandoned. */
 async function* chunksOf(file: FileHandle): AsyncIterable<Uint8Array> {
   try {
-    yield* file.createReadStream({ start: 0, autoClose: false });
+    yield* file.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES });
   } catch (error) {
     throw new StorageUnavailableError("The image store could not read the image.", error);
   } finally {

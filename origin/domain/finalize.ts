@@ -154,8 +154,8 @@ async function storeStaged(
   const start = await deps.images.readStart(staged.key, TYPE_SAMPLE_BYTES, pinned);
   if (!start) throw new StagedObjectGoneError();
   await detectImageType(start);
-  const stagedBytes = await readObject(staged, pinned, deps);
-  const { bytes, facts } = await checkImage(stagedBytes, ticket.name, deps.imagePolicy);
+  const read = await readObject(staged, pinned, deps);
+  const { bytes, facts } = await checkImage(read.bytes, ticket.name, deps.imagePolicy, read.sha256);
 
   const image = {
     journalId: upload.journalId,
@@ -166,7 +166,7 @@ async function storeStaged(
     // Bytes with nothing to strip are copied store-side, pinned to the version checked; cleaned bytes
     // are written. A racing delivery writes the same bytes to the same key, so a failed write is never
     // cleaned up here: the object may be the one the other delivery recorded.
-    if (Buffer.from(bytes).equals(stagedBytes)) {
+    if (bytes === read.bytes) {
       const contentType = facts.type.contentType;
       if (!(await deps.images.copy(staged.key, finalKey, { ...pinned, contentType }))) {
         throw new StagedObjectGoneError();
@@ -179,25 +179,31 @@ async function storeStaged(
 }
 
 /**
- * The staged object's bytes, read as a stream and gathered: the image is checked and cleaned as a whole
- * (at most `MAX_IMAGE_BYTES`, measured before).
+ * The staged object's bytes and their SHA-256, read as a stream into one buffer of the size measured
+ * before (at most `MAX_IMAGE_BYTES`), hashed as they arrive: the image is checked and cleaned as a
+ * whole, and neither a list of chunks nor a second copy is ever held.
  */
 async function readObject(
   staged: StoredObjectInfo,
   pinned: ReadOptions,
   deps: FinalizeDeps,
-): Promise<Buffer> {
+): Promise<{ bytes: Buffer; sha256: string }> {
   const chunks = await deps.images.stream(staged.key, pinned);
   if (!chunks) throw new StagedObjectGoneError();
-  const parts: Uint8Array[] = [];
+  const bytes = Buffer.allocUnsafe(staged.size);
+  const hash = createHash("sha256");
   let size = 0;
   for await (const chunk of chunks) {
+    if (size + chunk.byteLength > staged.size) {
+      size += chunk.byteLength;
+      break;
+    }
+    bytes.set(chunk, size);
+    hash.update(chunk);
     size += chunk.byteLength;
-    if (size > staged.size) break;
-    parts.push(chunk);
   }
   if (size !== staged.size) throw new StagedObjectGoneError();
-  return Buffer.concat(parts);
+  return { bytes, sha256: hash.digest("hex") };
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { fileTypeFromBuffer } from "file-type";
 import { HttpError } from "../../contract/errors";
 import { imageObjectKey, imageUrl } from "../../contract/keys";
@@ -6,8 +5,9 @@ import { describeError } from "../../contract/log";
 import type { EntryRef, ImageRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
 import { ALLOWED_IMAGE_TYPES, type ImageType, TYPE_SAMPLE_BYTES } from "./constants";
+import { sha256Hex } from "./digest";
 import { MetadataUnavailableError, UnsupportedTypeError } from "./errors";
-import { type ImagePolicy, prepareImage } from "./images";
+import { cleanImage, type ImagePolicy } from "./images";
 import type { ImageRecord, OriginServices, PutOutcome } from "./ports";
 import { objectKeyOf, refOf } from "./records";
 
@@ -48,14 +48,48 @@ export interface ImageFacts {
 
 /** Bytes ready to store: checked, cleaned, and described. */
 export interface CheckedImage {
+  /** The bytes to store: the very input array when there was nothing to strip. */
   readonly bytes: Uint8Array;
   readonly facts: ImageFacts;
 }
 
+/** `CheckedImage` whose full decode may still be running (see `CleanedImage`). */
+export interface InspectedImage extends CheckedImage {
+  decoded(): Promise<void>;
+}
+
 /**
- * Checks uploaded bytes by either route and prepares what is stored: the type from the magic numbers,
- * then `prepareImage` (pixel limit from the header, metadata stripped, decoded in full); size and
- * SHA-256 are of the bytes as stored, so the same upload twice still deduplicates.
+ * Inspects uploaded bytes by either route and prepares what is stored: the type from the magic numbers,
+ * then `cleanImage` (pixel limit from the header, metadata stripped, the full decode started); size and
+ * SHA-256 are of the bytes as stored, so the same upload twice still deduplicates. The caller must see
+ * `decoded()` resolve before it keeps the bytes.
+ *
+ * @param inputSha256 the hex SHA-256 of `bytes`, when known: used as is when nothing was stripped
+ * @throws {UnsupportedTypeError | InvalidImageError}
+ */
+export async function inspectImage(
+  bytes: Uint8Array,
+  name: string,
+  policy: ImagePolicy,
+  inputSha256?: string,
+): Promise<InspectedImage> {
+  const type = await detectImageType(bytes);
+  const cleaned = await cleanImage(bytes, type, policy);
+  const unchanged = cleaned.bytes === bytes && inputSha256 !== undefined;
+  const sha256 = unchanged ? inputSha256 : await sha256Hex(cleaned.bytes);
+  const facts: ImageFacts = {
+    name,
+    type,
+    size: cleaned.bytes.byteLength,
+    sha256,
+    width: cleaned.width,
+    height: cleaned.height,
+  };
+  return { bytes: cleaned.bytes, facts, decoded: cleaned.decoded };
+}
+
+/**
+ * `inspectImage`, decoded in full before it answers.
  *
  * @throws {UnsupportedTypeError | InvalidImageError}
  */
@@ -63,23 +97,16 @@ export async function checkImage(
   bytes: Uint8Array,
   name: string,
   policy: ImagePolicy,
+  inputSha256?: string,
 ): Promise<CheckedImage> {
-  const type = await detectImageType(bytes);
-  const prepared = await prepareImage(bytes, type, policy);
-  const sha256 = createHash("sha256").update(prepared.bytes).digest("hex");
-  const facts: ImageFacts = {
-    name,
-    type,
-    size: prepared.bytes.byteLength,
-    sha256,
-    width: prepared.width,
-    height: prepared.height,
-  };
-  return { bytes: prepared.bytes, facts };
+  const { decoded, ...checked } = await inspectImage(bytes, name, policy, inputSha256);
+  await decoded();
+  return checked;
 }
 
 /**
- * Stores a direct upload: checked and cleaned by `checkImage`, then `storeOnce` writes it under a fresh id.
+ * Stores a direct upload: inspected and cleaned by `inspectImage`, then `storeOnce` writes it under a
+ * fresh id while the decode check finishes, and records it only once both are done.
  *
  * @throws {UnsupportedTypeError | InvalidImageError} when the bytes are not an allowed, valid image
  * @throws {StorageUnavailableError} when the object cannot be written (no record is written)
@@ -90,10 +117,31 @@ export async function storeImage(
   upload: ImageUpload,
   deps: StoreImageDeps,
 ): Promise<PutOutcome> {
-  const { bytes, facts } = await checkImage(upload.bytes, upload.name, deps.imagePolicy);
-  return storeOnce({ ...entry, imageId: deps.uuid() }, facts, deps, (key) =>
-    putNewObject(key, bytes, facts, deps),
+  const image = await inspectImage(upload.bytes, upload.name, deps.imagePolicy);
+  return storeOnce({ ...entry, imageId: deps.uuid() }, image.facts, deps, (key) =>
+    putWhileDecoding(key, image, deps),
   );
+}
+
+/**
+ * Writes an inspected image under a key no one else writes while its decode check finishes, so the two
+ * take the time of the longer rather than the sum. Bytes that fail the check are removed again: nothing
+ * recorded them and no one else knows the key. The decode's refusal wins over a failed write, since it
+ * tells the uploader what to change.
+ *
+ * @throws {InvalidImageError} when the bytes do not decode (nothing is left at `key`)
+ * @throws {StorageUnavailableError} when the object cannot be written
+ */
+async function putWhileDecoding(key: string, image: InspectedImage, deps: StoreImageDeps): Promise<void> {
+  const [decoded, written] = await Promise.allSettled([
+    image.decoded(),
+    putNewObject(key, image.bytes, image.facts, deps),
+  ]);
+  if (decoded.status === "rejected") {
+    if (written.status === "fulfilled") await discardObject(key, deps);
+    throw decoded.reason;
+  }
+  if (written.status === "rejected") throw written.reason;
 }
 
 /**

@@ -26,6 +26,14 @@ export interface PreparedImage {
   readonly height: number;
 }
 
+/**
+ * An upload cleaned and measured whose full decode may still be running: `decoded()` settles once every
+ * frame has decoded, and rejects with `InvalidImageError` when the bytes are corrupt or cut short.
+ */
+export interface CleanedImage extends PreparedImage {
+  decoded(): Promise<void>;
+}
+
 /** libvips' name for each allowed type, as `sharp().metadata().format` reports it. */
 const SHARP_FORMATS: Readonly<Record<string, string>> = {
   "image/png": "png",
@@ -56,7 +64,7 @@ export const REENCODE_SETTINGS = {
  *    most `maxPixels` (a PNG claiming 30,000 × 30,000 with a tiny body stops here);
  * 2. with stripping on, metadata goes: losslessly where the container allows (JPEG, PNG, WebP, GIF) and
  *    the orientation is upright already; otherwise re-encoded with `REENCODE_SETTINGS`, pixels turned;
- *    ICC profiles stay either way;
+ *    ICC profiles stay either way (bytes with nothing to remove are given back as the same array);
  * 3. the bytes to store are decoded in full, so a file cut short or corrupt is refused.
  *
  * @throws {InvalidImageError}
@@ -66,6 +74,22 @@ export async function prepareImage(
   type: ImageType,
   policy: ImagePolicy,
 ): Promise<PreparedImage> {
+  const { decoded, ...prepared } = await cleanImage(bytes, type, policy);
+  await decoded();
+  return prepared;
+}
+
+/**
+ * `prepareImage`'s steps 1 and 2, with step 3 started and left running, so that a caller can write the
+ * bytes meanwhile and keep them only once `decoded()` resolves.
+ *
+ * @throws {InvalidImageError} from steps 1 and 2
+ */
+export async function cleanImage(
+  bytes: Uint8Array,
+  type: ImageType,
+  policy: ImagePolicy,
+): Promise<CleanedImage> {
   const header = await readHeader(bytes);
   if (header.format !== SHARP_FORMATS[type.contentType]) {
     throw new InvalidImageError(`The file does not decode as ${type.extension.toUpperCase()}.`);
@@ -77,8 +101,11 @@ export async function prepareImage(
     );
   }
   const stored = policy.stripMetadata ? await stripMetadata(bytes, header, policy) : bytes;
-  await decodeFully(stored, pixels, policy);
-  return { bytes: stored, ...displayedSize(stored === bytes ? header : await readHeader(stored)) };
+  const decoding = decodeFully(stored, pixels, policy);
+  // Awaited by `decoded()`; until then, a failure must not count as unhandled.
+  decoding.catch(() => undefined);
+  const size = displayedSize(stored === bytes ? header : await readHeader(stored));
+  return { bytes: stored, ...size, decoded: () => decoding };
 }
 
 /**

@@ -5,7 +5,8 @@
  * a blocklist, so a metadata carrier nobody thought of is dropped too. Anything after the container's end
  * marker goes as well: a JPEG's MPF secondary images (previews, depth maps) carry their own EXIF.
  *
- * Every function throws `MalformedImageError` on bytes that do not follow their container's grammar.
+ * Every function throws `MalformedImageError` on bytes that do not follow their container's grammar, and
+ * returns its very input when there was nothing to remove, so a caller can tell without comparing bytes.
  */
 
 /** The container does not parse: the caller answers `422 invalid_image`. */
@@ -40,7 +41,7 @@ export function stripJpeg(bytes: Uint8Array): Uint8Array {
     if (marker === undefined) break;
     if (marker === EOI) {
       kept.push(input.subarray(markerAt, markerAt + 2));
-      return Buffer.concat(kept);
+      return joined(bytes, input, kept);
     }
     if (marker === TEM || (marker >= 0xd0 && marker <= 0xd7)) {
       kept.push(input.subarray(markerAt, markerAt + 2));
@@ -60,7 +61,7 @@ export function stripJpeg(bytes: Uint8Array): Uint8Array {
     }
   }
   // No EOI: what was read is kept, and the decode check judges whether it is an image.
-  return Buffer.concat(kept);
+  return joined(bytes, input, kept);
 }
 
 function keepsJpegSegment(marker: number, segment: Buffer): boolean {
@@ -123,7 +124,7 @@ export function stripPng(bytes: Uint8Array): Uint8Array {
     const type = input.toString("latin1", position + 4, position + 8);
     if (PNG_KEPT_CHUNKS.has(type)) kept.push(input.subarray(position, end));
     position = end;
-    if (type === "IEND") return Buffer.concat(kept);
+    if (type === "IEND") return joined(bytes, input, kept);
   }
   throw new MalformedImageError("The PNG has no IEND chunk.");
 }
@@ -141,6 +142,8 @@ export function stripWebp(bytes: Uint8Array): Uint8Array {
   }
   const riffEnd = Math.min(input.length, 8 + input.readUInt32LE(4));
   const kept: Buffer[] = [];
+  // Whether the output differs from the input: a chunk left out, a flag cleared, or bytes past the RIFF.
+  let changed = riffEnd !== input.length;
   let position = 12;
   while (position + 8 <= riffEnd) {
     const size = input.readUInt32LE(position + 4);
@@ -148,12 +151,17 @@ export function stripWebp(bytes: Uint8Array): Uint8Array {
     if (position + 8 + size > riffEnd) throw new MalformedImageError("A WebP chunk is cut short.");
     const fourcc = input.toString("latin1", position, position + 4);
     if (WEBP_KEPT_CHUNKS.has(fourcc)) {
-      const chunk = Buffer.from(input.subarray(position, Math.min(end, riffEnd)));
-      if (fourcc === "VP8X") chunk[8] = (chunk[8] as number) & ~VP8X_METADATA_FLAGS;
-      kept.push(chunk);
-    }
+      const chunk = input.subarray(position, Math.min(end, riffEnd));
+      if (fourcc === "VP8X" && ((chunk[8] as number) & VP8X_METADATA_FLAGS) !== 0) {
+        const cleared = Buffer.from(chunk);
+        cleared[8] = (chunk[8] as number) & ~VP8X_METADATA_FLAGS;
+        kept.push(cleared);
+        changed = true;
+      } else kept.push(chunk);
+    } else changed = true;
     position = end;
   }
+  if (!changed && position === riffEnd) return bytes;
   const body = Buffer.concat(kept);
   const header = Buffer.alloc(12);
   header.write("RIFF", 0, "latin1");
@@ -186,7 +194,7 @@ export function stripGif(bytes: Uint8Array): Uint8Array {
     const introducer = byteAt(input, position);
     if (introducer === TRAILER) {
       kept.push(input.subarray(position, position + 1));
-      return Buffer.concat(kept);
+      return joined(bytes, input, kept);
     }
     let end: number;
     let keep = true;
@@ -206,6 +214,19 @@ export function stripGif(bytes: Uint8Array): Uint8Array {
     position = end;
   }
   throw new MalformedImageError("The GIF has no trailer.");
+}
+
+/**
+ * The `kept` parts of `input` (views of it, in order) as one image: `bytes` itself when they are all of
+ * it, end to end, so that nothing removed costs no copy.
+ */
+function joined(bytes: Uint8Array, input: Buffer, kept: readonly Buffer[]): Uint8Array {
+  let next = input.byteOffset;
+  for (const part of kept) {
+    if (part.buffer !== input.buffer || part.byteOffset !== next) return Buffer.concat(kept);
+    next += part.byteLength;
+  }
+  return next === input.byteOffset + input.byteLength ? bytes : Buffer.concat(kept);
 }
 
 function colourTableBytes(flags: number): number {

@@ -244,6 +244,35 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
         imageObjectKey("dev", { ...entry, imageId: outcome.record.id }),
       ]);
     });
+    it("refuses bytes that fail the full decode with invalid_image, leaving neither object nor record", async () => {
+      // Prepare: the header parses, the pixel data does not, so only the decode that runs beside the
+      // write can tell, after the object may already have been written
+      const entry = freshEntry();
+      const bytes = corruptPng();
+
+      // Act
+      const outcome = await storeImage(entry, { bytes, name: "x" }, deps()).catch((error: unknown) => error);
+
+      // Assess
+      expect(outcome).toMatchObject({ status: 422, code: "invalid_image" });
+      expect(await objectsOf(entry)).toEqual([]);
+      expect(await recordIdsOf(entry)).toEqual([]);
+    });
+
+    it("answers invalid_image rather than the failed write when both fail", async () => {
+      // Prepare
+      const entry = freshEntry();
+      origin.imageFaults.failNext("put", 1, "before");
+
+      // Act
+      const outcome = await storeImage(entry, { bytes: corruptPng(), name: "x" }, deps()).catch(
+        (error: unknown) => error,
+      );
+
+      // Assess
+      expect(outcome).toMatchObject({ status: 422, code: "invalid_image" });
+      expect(await objectsOf(entry)).toEqual([]);
+    });
   });
 
   describe("storeOnce, the write both upload routes share", () => {
@@ -397,3 +426,10 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
     });
   });
 });
+
+/** A PNG whose header parses but whose zlib stream inside IDAT is garbage (its CRC is wrong too). */
+function corruptPng(): Uint8Array {
+  const bytes = Buffer.from(pngBytes(8, 8, 3));
+  bytes.fill(0x55, 41, 60);
+  return bytes;
+}

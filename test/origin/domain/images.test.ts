@@ -4,7 +4,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { ALLOWED_IMAGE_TYPES } from "../../../origin/domain/constants";
 import { InvalidImageError, prepareImage } from "../../../origin/domain/images";
-import { stripJpeg } from "../../../origin/domain/metadataStripping";
+import { stripGif, stripJpeg, stripPng, stripWebp } from "../../../origin/domain/metadataStripping";
 import { png } from "../../support/images";
 import { animatedGif, hasGpsIfd, leakedText, MEADOW_PATH, phonePhoto, pngBomb } from "../../support/photos";
 
@@ -232,6 +232,66 @@ describe("stripJpeg", () => {
     expect(Buffer.from(stripped).subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
     expect(Buffer.from(stripped).includes(Buffer.from("Exif"))).toBe(false);
   });
+});
+
+describe("the metadata strippers", () => {
+  const small = () => sharp(MEADOW_PATH).resize(64);
+  /** Each container, clean and carrying the text `SECRET` (XMP; a comment extension in a GIF). */
+  const formats = [
+    ["JPEG", stripJpeg, () => small().jpeg().toBuffer(), () => small().withXmp(XMP).jpeg().toBuffer()],
+    ["PNG", stripPng, () => small().png().toBuffer(), () => small().withXmp(XMP).png().toBuffer()],
+    ["WebP", stripWebp, () => small().webp().toBuffer(), () => small().withXmp(XMP).webp().toBuffer()],
+    [
+      "GIF",
+      stripGif,
+      () => small().gif().toBuffer(),
+      async () => gifWithComment(await small().gif().toBuffer()),
+    ],
+  ] as const;
+  const SECRET = "xmp-creator-alice";
+
+  it.each(formats)(
+    "give back a %s with nothing to remove as it came, the very same array",
+    async (_, strip, clean) => {
+      // Prepare
+      const bytes = await clean();
+
+      // Act
+      const stripped = strip(bytes);
+
+      // Assess
+      expect(stripped).toBe(bytes);
+    },
+  );
+
+  it.each(formats)(
+    "give back a new %s, the input untouched, when they removed something",
+    async (_, strip, __, tagged) => {
+      // Prepare
+      const bytes = await tagged();
+      const before = Buffer.from(bytes);
+
+      // Act
+      const stripped = strip(bytes);
+
+      // Assess
+      expect(stripped).not.toBe(bytes);
+      expect(stripped.byteLength).toBeLessThan(bytes.byteLength);
+      expect(Buffer.from(stripped).includes(Buffer.from(SECRET))).toBe(false);
+      expect(bytes).toEqual(before);
+    },
+  );
+
+  /** `gif` with a comment extension holding the secret, right after its colour table. */
+  function gifWithComment(gif: Buffer): Buffer {
+    const comment = Buffer.concat([
+      Buffer.from([0x21, 0xfe, SECRET.length]),
+      Buffer.from(SECRET),
+      Buffer.from([0]),
+    ]);
+    const tableEnd = 13 + ((gif[10] as number) & 0x80 ? 3 * 2 ** (((gif[10] as number) & 7) + 1) : 0);
+    return Buffer.concat([gif.subarray(0, tableEnd), comment, gif.subarray(tableEnd)]);
+  }
 });
 
 /** One PNG chunk: length, type, data, CRC. */
