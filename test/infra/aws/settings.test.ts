@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { App } from "aws-cdk-lib";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   DEFAULT_STACK_NAME,
   OFFLINE_ACCOUNT,
@@ -11,8 +14,12 @@ import {
 import { CDK_JSON_CONTEXT } from "./synthGateway";
 
 const NO_CREDENTIALS = {};
+// One output folder for every app here, removed afterwards: an App without one makes a new temporary
+// folder each time, and nothing here is synthesized into it.
+const outdir = mkdtempSync(join(tmpdir(), "settings-test-"));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 const settingsFor = (context: Record<string, unknown>, env: Record<string, string> = NO_CREDENTIALS) =>
-  readSettings(new App({ context }).node, env);
+  readSettings(new App({ context, outdir }).node, env);
 
 describe("readSettings", () => {
   it("falls back to the documented defaults and the offline environment", () => {
