@@ -1,8 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { CloudFrontRequest, Context, S3Event } from "aws-lambda";
 import { STAGING_PREFIX } from "../../../contract/constants";
 import { corsHeaders } from "../../../contract/cors";
@@ -328,7 +326,8 @@ function sendStatic(response: ServerResponse, contentType: string, body: string 
 /**
  * Hands an `/api/*` request, as the edge left it, to the origin app as the ALB does: the body read whole
  * first (refused with the contract's `413` above the ALB's limit for Lambda targets), the URL built from
- * a fixed authority and the path alone, the answer streamed back.
+ * a fixed authority and the path alone, and the answer passed back whole with its length, as a Lambda
+ * target's response is (buffered, at most 1 MB).
  */
 async function forwardToOrigin(
   origin: LocalOrigin,
@@ -351,7 +350,7 @@ async function forwardToOrigin(
     new Request(originUrl(forwarded.uri, query), {
       method: forwarded.method,
       headers,
-      ...(body && { body: new Uint8Array(body) }),
+      ...(body && { body }),
     }),
   );
   const out: Record<string, string | string[]> = {};
@@ -360,11 +359,9 @@ async function forwardToOrigin(
   });
   const cookies = answer.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
+  const payload = request.method === "HEAD" ? undefined : Buffer.from(await answer.arrayBuffer());
+  if (payload) out["content-length"] = String(payload.byteLength);
   // The API behaviour's cache policy is CachingDisabled: every answer is a miss.
   response.writeHead(answer.status, { ...out, ...cors, "x-cache": "Miss from cloudfront" });
-  if (!answer.body || request.method === "HEAD") {
-    response.end();
-    return;
-  }
-  await pipeline(Readable.fromWeb(answer.body as import("node:stream/web").ReadableStream), response);
+  response.end(payload);
 }

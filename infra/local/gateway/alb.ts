@@ -26,9 +26,9 @@ export function albBodyTooLarge(maxBytes = ALB_LAMBDA_BODY_LIMIT_BYTES): Payload
 export function readLambdaBody(
   request: IncomingMessage,
   maxBytes = ALB_LAMBDA_BODY_LIMIT_BYTES,
-): Promise<Buffer | undefined> {
+): Promise<Buffer<ArrayBuffer> | undefined> {
   if (Number(request.headers["content-length"] ?? 0) > maxBytes) return Promise.resolve(undefined);
-  return new Promise<Buffer | undefined>((resolve, reject) => {
+  return new Promise<Buffer<ArrayBuffer> | undefined>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
     const stop = () => {
