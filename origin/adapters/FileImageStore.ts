@@ -137,9 +137,10 @@ export class FileImageStore implements ImageStore {
   public async put(key: string, bytes: Uint8Array, options: PutObjectOptions): Promise<void> {
     const path = this.pathOf(key);
     await this.serialized(path, async () => {
-      // The bytes go to disk while the current version is looked up.
+      // The current version is looked up while the temporary file opens; its bytes are then written and
+      // flushed while the metadata file is (see `install`).
       const [pending, current] = await Promise.allSettled([
-        this.prepare((file) => file.writeFile(bytes)),
+        this.prepareBytes(bytes),
         this.currentVersions(path),
       ]);
       if (pending.status === "rejected") throw pending.reason;
@@ -363,6 +364,35 @@ export class FileImageStore implements ImageStore {
     await mkdir(dirname(path), { recursive: true });
     const current = await lstat(path).catch(absentAsUndefined);
     return current ? (await readVersions(path)).filter((version) => version.ino === current.ino) : [];
+  }
+
+  /**
+   * A temporary file for `bytes`, known in size and inode as soon as it is open: their write and flush
+   * run on in `synced`, so that `install` writes the metadata file meanwhile rather than after.
+   */
+  private async prepareBytes(bytes: Uint8Array): Promise<Prepared> {
+    const temp = join(this.root, TEMP_DIRECTORY, randomUUID());
+    let file: FileHandle | undefined;
+    try {
+      file = await open(temp, "wx", 0o644);
+      const { ino } = await file.stat();
+      const handle = file;
+      const synced = (async () => {
+        try {
+          await handle.writeFile(bytes);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      })();
+      // Awaited by `install`, which removes the file when it failed.
+      synced.catch(() => undefined);
+      return { temp, size: bytes.byteLength, ino, eTag: newVersionTag(), synced };
+    } catch (error) {
+      await file?.close().catch(() => undefined);
+      await removeFile(temp).catch(() => undefined);
+      throw new StorageUnavailableError("The image store could not write the image.", error);
+    }
   }
 
   /**

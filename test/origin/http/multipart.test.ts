@@ -99,6 +99,36 @@ describe("readUploadForm", () => {
     expect(await refusalOf(request())).toEqual({ status: 400, code: "invalid_upload" });
   });
 
+  it("reads a part without a file name as text, whatever its Content-Type, as FormData does", async () => {
+    // Prepare: busboy alone takes any application/octet-stream part for a file
+    const body = [
+      '--b\r\nContent-Disposition: form-data; name="name"\r\nContent-Type: application/octet-stream\r\n\r\nHarbour',
+      '--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n',
+    ].join("\r\n");
+    const request = raw(
+      Buffer.concat([Buffer.from(body), pngBytes(2, 2), Buffer.from("\r\n--b--\r\n")]),
+      "multipart/form-data; boundary=b",
+    );
+
+    // Act
+    const upload = await readUploadForm(request, LIMITS);
+
+    // Assess
+    expect(upload.name).toBe("Harbour");
+    expect(upload.bytes).toEqual(pngBytes(2, 2));
+  });
+
+  it("reads a file name in UTF-8, as browsers send it", async () => {
+    // Act
+    const upload = await readUploadForm(
+      posted(formOf(["file", file(pngBytes(2, 2), "Møllehøj façade.png")])),
+      LIMITS,
+    );
+
+    // Assess
+    expect(upload.name).toBe("Møllehøj façade");
+  });
+
   it("reads a Content-Type in upper case", async () => {
     // Prepare
     const encoded = posted(formOf(["file", file()]));
