@@ -64,20 +64,17 @@ export interface InspectedImage extends CheckedImage {
  * SHA-256 are of the bytes as stored, so the same upload twice still deduplicates. The caller must see
  * `decoded()` resolve before it keeps the bytes.
  *
- * @param inputSha256 the hex SHA-256 of `bytes`, when known: used as is when nothing was stripped
  * @throws {UnsupportedTypeError | InvalidImageError}
  */
 export async function inspectImage(
   bytes: Uint8Array,
   name: string,
   policy: ImagePolicy,
-  inputSha256?: string,
 ): Promise<InspectedImage> {
   const type = await detectImageType(bytes);
   const cleaned = await cleanImage(bytes, type, policy);
-  const unchanged = cleaned.bytes === bytes && inputSha256 !== undefined;
-  // Hashed in place: Web Crypto would first copy the bytes, which costs more than it saves here.
-  const sha256 = unchanged ? inputSha256 : createHash("sha256").update(cleaned.bytes).digest("hex");
+  // Hashed in place while the decode runs on the thread pool (Web Crypto would first copy the bytes).
+  const sha256 = createHash("sha256").update(cleaned.bytes).digest("hex");
   const facts: ImageFacts = {
     name,
     type,
@@ -98,9 +95,8 @@ export async function checkImage(
   bytes: Uint8Array,
   name: string,
   policy: ImagePolicy,
-  inputSha256?: string,
 ): Promise<CheckedImage> {
-  const { decoded, ...checked } = await inspectImage(bytes, name, policy, inputSha256);
+  const { decoded, ...checked } = await inspectImage(bytes, name, policy);
   await decoded();
   return checked;
 }
