@@ -4,17 +4,23 @@
  * cases interleaved, run by run, each run with bytes never sent before (so deduplication never
  * short-circuits one), and prints one JSON line: every case's times in milliseconds.
  */
+import { randomBytes } from "node:crypto";
 import { noisyPng } from "../support/images";
 import { type IssuedTicket, postForm, uploadForm } from "../support/origin";
 
 /** One way of sending the same bytes. */
 export type UploadCase =
-  /** A multipart upload, answered once the server has taken it (`201`/`200`, or any 2xx). */
+  /**
+   * A multipart upload, answered once the server has taken it (`201`/`200`, or any 2xx), or with
+   * `expectStatus` when one is given; `noise` sends random bytes of the same size instead of the image.
+   */
   | {
       readonly kind: "form";
       readonly name: string;
       readonly url: string;
       readonly headers?: Record<string, string>;
+      readonly expectStatus?: number;
+      readonly noise?: boolean;
     }
   /** A presigned upload end to end: the ticket, the form POST, then polling until it is ready. */
   | {
@@ -36,9 +42,11 @@ const POLL_MS = 5;
 /** Sends `bytes` by `how`; resolves once the upload is done as the case defines it. */
 async function send(how: UploadCase, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
   if (how.kind === "form") {
-    const response = await fetch(how.url, { method: "POST", headers: how.headers, body: uploadForm(bytes) });
+    const body = uploadForm(how.noise ? new Uint8Array(randomBytes(bytes.byteLength)) : bytes);
+    const response = await fetch(how.url, { method: "POST", headers: how.headers, body });
     await response.arrayBuffer();
-    if (!response.ok) throw new Error(`${how.name}: answered ${response.status}`);
+    const expected = how.expectStatus === undefined ? response.ok : response.status === how.expectStatus;
+    if (!expected) throw new Error(`${how.name}: answered ${response.status}`);
     return;
   }
   const json = { ...how.headers, "content-type": "application/json" };
