@@ -85,7 +85,9 @@ export async function benchVariants(): Promise<void> {
     await read(url(warmup, "w=640"));
     await bare(await read(url(warmup)), 640);
     // Each photo at 320 and 640 px: twelve first generations, each paired with bare sharp on the same
-    // original, the pair's order alternating so that neither side always runs on a warmer machine.
+    // original, the pair's order alternating so that neither side always runs on a warmer machine. The
+    // ratio is taken pair by pair: the photos' own times differ by 5×, so the ratio of two medians of
+    // the set moved between 1.07× and 1.67× from run to run.
     const firstMs: number[] = [];
     const bareMs: number[] = [];
     const variants: Uint8Array[] = [];
@@ -140,7 +142,11 @@ export async function benchVariants(): Promise<void> {
         "(HTTP, edge, store miss, sharp, store write)",
       ],
       ["(b) bare sharp, same resize+encode", `${fixed(median(bareMs), 1)} ms`, "(baseline)"],
-      ["(b) ratio", `${fixed(median(firstMs) / median(bareMs), 2)}×`, "(goal ≤ 1.3×)"],
+      [
+        "(b) ratio, median of the twelve pairs",
+        `${fixed(median(firstMs.map((ms, index) => ms / (bareMs[index] as number))), 2)}×`,
+        `(goal ≤ 1.3×; the ratio of the two medians above: ${fixed(median(firstMs) / median(bareMs), 2)}×)`,
+      ],
       ["(c) second read of the variant", `median ${fixed(median(variantReads), 0)} µs`, `(${READS} reads)`],
       ["(c) read of an original", `median ${fixed(median(originalReads), 0)} µs`, "(baseline)"],
       ["(c) ratio", `${fixed(median(variantReads) / median(originalReads), 2)}×`, "(goal ≤ 1.1×)"],
