@@ -10,8 +10,7 @@ import { benchVariants } from "./variants";
 
 /**
  * Lets the disk settle between benchmarks: the upload benchmark writes and removes hundreds of
- * megabytes, and the kernel flushing them behind the next benchmark's fsyncs put the variants' first
- * generation at 1.49× in a full run against 1.07-1.11× alone.
+ * megabytes, and the kernel's flushing of them should not land in the next benchmark's fsyncs.
  */
 async function settle(): Promise<void> {
   execFileSync("sync");
