@@ -115,9 +115,16 @@ export async function storeImage(
   deps: StoreImageDeps,
 ): Promise<PutOutcome> {
   const image = await inspectImage(upload.bytes, upload.name, deps.imagePolicy);
-  return storeOnce({ ...entry, imageId: deps.uuid() }, image.facts, deps, (key) =>
-    putWhileDecoding(key, image, deps),
-  );
+  try {
+    return await storeOnce({ ...entry, imageId: deps.uuid() }, image.facts, deps, (key) =>
+      putWhileDecoding(key, image, deps),
+    );
+  } finally {
+    // No decode outlives its request: not a duplicate's (whose bytes are stored and valid already), not
+    // one whose lookup failed first. Left running, it would escape the request's concurrency bound, and
+    // on Lambda be frozen into a later invocation.
+    await image.decoded().catch(() => undefined);
+  }
 }
 
 /**

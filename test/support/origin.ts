@@ -49,6 +49,7 @@ export type FaultyOperation =
   | "delete"
   | "get"
   | "listByEntry"
+  | "findBySha256"
   | "putUpload"
   | "getUpload"
   | "settleUpload";
@@ -127,6 +128,7 @@ async function startBugout(): Promise<TestMetadata> {
     delete: ["DELETE", ""],
     get: ["GET", ""],
     listByEntry: ["GET", ""],
+    findBySha256: ["GET", ""],
     putUpload: ["POST", '"image_upload"'],
     getUpload: ["GET", ""],
     settleUpload: ["POST", '"image_upload"'],

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import sharp from "sharp";
 import { beforeEach, describe, expect, it } from "vitest";
 import { imageObjectKey } from "../../../contract/keys";
 import type { EntryRef, ImageRef } from "../../../contract/types";
@@ -19,7 +20,7 @@ import {
   storeOnce,
 } from "../../../origin/domain/imageWrites";
 import type { MetadataStore } from "../../../origin/domain/ports";
-import { animatedPng, avif, gif, heic, jpeg, pdf, pngBytes, svg, webp } from "../../support/images";
+import { animatedPng, avif, gif, heic, jpeg, noisyPng, pdf, pngBytes, svg, webp } from "../../support/images";
 import { freshEntry, useOriginStack } from "../../support/origin";
 
 const PNG = { extension: "png", contentType: "image/png" } as const;
@@ -176,6 +177,28 @@ describe("image writes over a real S3-compatible server and SQLite", () => {
       expect(again).toEqual({ created: false, record: first.record });
       expect(await objectsOf(entry)).toEqual([imageObjectKey("dev", { ...entry, imageId: first.record.id })]);
       expect(await recordIdsOf(entry)).toEqual([first.record.id]);
+    });
+
+    it("answers no request while its decode still runs, a duplicate's or a failed lookup's", async () => {
+      // Prepare: a large image, whose decode outlasts the lookup that finds its duplicate
+      const entry = freshEntry();
+      const bytes = noisyPng(4 * 1024 * 1024);
+      await storeImage(entry, { bytes, name: "first" }, deps());
+
+      // Act
+      const again = await storeImage(entry, { bytes, name: "again" }, deps());
+      const afterDuplicate = sharp.counters();
+      metadata.fail("findBySha256");
+      const failed = await storeImage(freshEntry(), { bytes, name: "x" }, deps()).catch(
+        (error: unknown) => error,
+      );
+      const afterFailure = sharp.counters();
+
+      // Assess
+      expect(again.created).toBe(false);
+      expect(afterDuplicate).toEqual({ queue: 0, process: 0 });
+      expect(failed).toBeInstanceOf(MetadataUnavailableError);
+      expect(afterFailure).toEqual({ queue: 0, process: 0 });
     });
 
     it("stores the same bytes again in another entry", async () => {
