@@ -8,6 +8,7 @@ import {
   readdir,
   readFile,
   rename,
+  rmdir,
   unlink,
 } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
@@ -261,6 +262,7 @@ export class FileImageStore implements ImageStore {
       } catch (error) {
         throw new StorageUnavailableError("The image store could not delete the image.", error);
       }
+      await this.pruneEmptyDirectories(dirname(path));
     });
   }
 
@@ -292,6 +294,22 @@ export class FileImageStore implements ImageStore {
     const names = await readdir(directory).catch(() => []);
     await Promise.all(names.map((name) => removeFile(join(directory, name))));
     return names.length;
+  }
+
+  /**
+   * Removes `directory` and then each parent below the root while it is empty, as S3 keeps no folder
+   * for keys that are gone. A write racing into one of them makes it again (`renameInto`). Best effort:
+   * the object is already deleted, and a directory left behind only costs a listing a look.
+   */
+  private async pruneEmptyDirectories(directory: string): Promise<void> {
+    for (let current = directory; current.startsWith(`${this.root}/`); current = dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch {
+        // Not empty (ENOTEMPTY, EEXIST), already gone (ENOENT), or anything else: nothing more to prune.
+        return;
+      }
+    }
   }
 
   /** Every key under `directory` (`""` or ending with `/`), in S3's order: by their UTF-8 bytes. */
@@ -416,7 +434,7 @@ export class FileImageStore implements ImageStore {
       };
       await writeDurably(metadataPath(path), JSON.stringify({ versions: [...current, version] }), this.root);
       await pending.synced;
-      await rename(pending.temp, path);
+      await renameInto(pending.temp, path);
       await syncDirectory(dirname(path));
     } catch (error) {
       await removeFile(pending.temp).catch(() => undefined);
@@ -606,12 +624,33 @@ async function writeDurably(path: string, text: string, root: string): Promise<v
   const temp = join(root, TEMP_DIRECTORY, randomUUID());
   const file = await open(temp, "wx", 0o644);
   try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await renameInto(temp, path);
+  } catch (error) {
+    await removeFile(temp).catch(() => undefined);
+    throw error;
   }
-  await rename(temp, path);
+}
+
+/**
+ * Renames `from` to `to`, making `to`'s directory again when a delete that emptied it removed it in
+ * between (`pruneEmptyDirectories`).
+ */
+async function renameInto(from: string, to: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw error;
+      await mkdir(dirname(to), { recursive: true });
+    }
+  }
 }
 
 async function syncDirectory(directory: string): Promise<void> {

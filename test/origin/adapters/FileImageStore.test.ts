@@ -155,6 +155,39 @@ describe("FileImageStore on the local disk", () => {
     expect(reads).toEqual([undefined, undefined]);
   });
 
+  it("leaves no directory behind once an entry's last object is deleted, as S3 keeps no folders", async () => {
+    // Prepare
+    const keys = [1, 2, 3].map((index) => `pruned/j/entries/e/images/${index}`);
+    for (const key of keys) await put(key, pngBytes(2, 2, 20));
+    await put("pruned/j/entries/kept/images/1", pngBytes(2, 2, 21));
+
+    // Act
+    await Promise.all(keys.map((key) => store.delete(key)));
+
+    // Assess
+    expect(await readdir(join(root, "pruned/j/entries"))).toEqual(["kept"]);
+    await store.delete("pruned/j/entries/kept/images/1");
+    expect(await readdir(root)).not.toContain("pruned");
+  });
+
+  it("lands every write whose directory a delete empties and removes at the same time", async () => {
+    // Prepare: each round, the only object of a directory is deleted while a new one is written there
+    const written: string[] = [];
+
+    // Act
+    for (let round = 0; round < 100; round += 1) {
+      const directory = `race/j/entries/e${round % 4}/images`;
+      await put(`${directory}/old`, pngBytes(2, 2, 30));
+      const key = `${directory}/new-${round}`;
+      await Promise.all([store.delete(`${directory}/old`), put(key, pngBytes(2, 2, round))]);
+      written.push(key);
+    }
+
+    // Assess
+    const read = await Promise.all(written.map(async (key) => (await store.get(key))?.bytes));
+    expect(read).toEqual(written.map((_, round) => pngBytes(2, 2, round)));
+  });
+
   it("streams from a file to a pending object that becomes one only on commit, at most maxBytes", async () => {
     // Prepare
     const { Readable } = await import("node:stream");
