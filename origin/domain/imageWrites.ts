@@ -7,7 +7,7 @@ import type { EntryRef, ImageRef } from "../../contract/types";
 import type { OriginDeps } from "../adapters/dependencies";
 import { ALLOWED_IMAGE_TYPES, type ImageType, TYPE_SAMPLE_BYTES } from "./constants";
 import { MetadataUnavailableError, UnsupportedTypeError } from "./errors";
-import { cleanImage, type ImagePolicy } from "./images";
+import { cleanImage, type ImagePolicy, whenDecoded } from "./images";
 import type { ImageRecord, OriginServices, PutOutcome } from "./ports";
 import { objectKeyOf, refOf } from "./records";
 
@@ -96,9 +96,7 @@ export async function checkImage(
   name: string,
   policy: ImagePolicy,
 ): Promise<CheckedImage> {
-  const { decoded, ...checked } = await inspectImage(bytes, name, policy);
-  await decoded();
-  return checked;
+  return whenDecoded(inspectImage(bytes, name, policy));
 }
 
 /**

@@ -74,9 +74,20 @@ export async function prepareImage(
   type: ImageType,
   policy: ImagePolicy,
 ): Promise<PreparedImage> {
-  const { decoded, ...prepared } = await cleanImage(bytes, type, policy);
+  return whenDecoded(cleanImage(bytes, type, policy));
+}
+
+/**
+ * An image whose decode was left running, once that decode has succeeded, without its `decoded` handle.
+ *
+ * @throws whatever the image or its decode rejects with
+ */
+export async function whenDecoded<T extends { decoded(): Promise<void> }>(
+  image: Promise<T>,
+): Promise<Omit<T, "decoded">> {
+  const { decoded, ...rest } = await image;
   await decoded();
-  return prepared;
+  return rest;
 }
 
 /**
