@@ -209,6 +209,29 @@ describe("FileImageStore on the local disk", () => {
     expect(tooLarge).toMatchObject({ name: "ObjectTooLargeError" });
     expect(await readdir(join(root, ".tmp"))).toEqual([]);
   });
+
+  it("writes a stream of many chunks in batches, every byte in order, and stops mid-batch at maxBytes", async () => {
+    // Prepare: 3.5 MiB in network-sized chunks of unequal length, every byte telling its place
+    const { Readable } = await import("node:stream");
+    const chunks = Array.from({ length: 56 }, (_, index) =>
+      Buffer.from(Array.from({ length: 65_536 + (index % 3) * 7 }, (_, at) => (index * 31 + at) % 251)),
+    );
+    const whole = Buffer.concat(chunks);
+
+    // Act
+    const pending = await store.prepareFrom(Readable.from(chunks), whole.byteLength);
+    await pending.commit("incoming/pending/batched", "binary/octet-stream");
+    const tooLarge = await store
+      .prepareFrom(Readable.from(chunks), 2 * 1024 * 1024 + 5)
+      .catch((error: unknown) => error);
+
+    // Assess
+    expect(pending.size).toBe(whole.byteLength);
+    const stored = await readFile(join(root, "incoming/pending/batched"));
+    expect(stored.equals(whole)).toBe(true);
+    expect(tooLarge).toMatchObject({ name: "ObjectTooLargeError" });
+    expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  });
 });
 
 describe("FileImageStore killed with SIGKILL while it writes", () => {
