@@ -1,7 +1,7 @@
-import { BadRequestError, NotFoundError } from "../../contract/errors";
+import { BadRequestError, HttpError, NotFoundError } from "../../contract/errors";
 import { stagingKeyOf } from "../../contract/keys";
 import type { EntryRef, UploadRef } from "../../contract/types";
-import { limitedBody } from "../http/requestBody";
+import { readLimitedBody } from "../http/requestBody";
 import { MAX_UPLOAD_REQUEST_BYTES, UPLOAD_TICKET_TTL_SECONDS } from "./constants";
 import { EmptyFileError, ImageTooLargeError, PayloadTooLargeError } from "./errors";
 import { imageName } from "./names";
@@ -58,12 +58,15 @@ export const EXPIRED_UPLOAD: UploadError = {
 export async function readUploadRequest(request: Request, maxImageBytes: number): Promise<UploadRequest> {
   const tooLarge = () =>
     new PayloadTooLargeError(`The request body may be at most ${MAX_UPLOAD_REQUEST_BYTES} bytes.`);
-  const body = limitedBody(request, MAX_UPLOAD_REQUEST_BYTES, tooLarge);
+  const body = await readLimitedBody(request, MAX_UPLOAD_REQUEST_BYTES, tooLarge).catch((error: unknown) => {
+    // The limit's own refusal; anything else is a body that could not be read.
+    if (error instanceof HttpError) throw error;
+    throw invalid('The request body must be JSON {"name", "size"}.');
+  });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await new Response(body.stream).text());
+    parsed = JSON.parse(new TextDecoder().decode(body));
   } catch {
-    if (body.exceeded()) throw tooLarge();
     throw invalid('The request body must be JSON {"name", "size"}.');
   }
   const { name, size } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {

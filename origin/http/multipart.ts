@@ -1,9 +1,9 @@
 import busboy from "busboy";
-import { BadRequestError } from "../../contract/errors";
+import { BadRequestError, HttpError } from "../../contract/errors";
 import { MULTIPART_OVERHEAD_BYTES } from "../domain/constants";
 import { EmptyFileError, type PayloadTooLargeError } from "../domain/errors";
 import { imageName } from "../domain/names";
-import { limitedBody } from "./requestBody";
+import { readLimitedBody } from "./requestBody";
 
 /** A direct upload as the form carried it, checked for shape and size but not yet for type. */
 export interface UploadForm {
@@ -40,12 +40,19 @@ export async function readUploadForm(request: Request, limits: UploadFormLimits)
   if (!MULTIPART.test(contentType) || !request.body) {
     throw invalid("A direct upload is multipart/form-data with one file part named file.");
   }
-  const body = limitedBody(request, limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES, limits.tooLarge);
+  const body = await readLimitedBody(
+    request,
+    limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES,
+    limits.tooLarge,
+  ).catch((error: unknown) => {
+    // The limit's own refusal; anything else is a body that could not be read.
+    if (error instanceof HttpError) throw error;
+    throw invalid("The multipart body could not be read.");
+  });
   let parts: FormPart[];
   try {
-    parts = await parseForm(await readWhole(body.stream), contentType);
+    parts = await parseForm(body, contentType);
   } catch {
-    if (body.exceeded()) throw limits.tooLarge();
     throw invalid("The multipart body could not be read.");
   }
 
@@ -64,16 +71,6 @@ export async function readUploadForm(request: Request, limits: UploadFormLimits)
   if (file.bytes.byteLength > limits.maxFileBytes) throw limits.tooLarge();
   const bytes = new Uint8Array(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
   return { bytes, name: imageName(namePart?.value, file.filename) };
-}
-
-/** Every chunk of `stream` as one array: the chunk itself when there is only one. */
-async function readWhole(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const reader = stream.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    chunks.push(Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength));
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /**

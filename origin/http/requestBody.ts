@@ -1,31 +1,32 @@
 import type { HttpError } from "../../contract/errors";
 
-/** A request body that stops at a size limit. */
-export interface LimitedBody {
-  /** The bytes as they arrive; errors with the limit's error once more than the limit arrived. */
-  readonly stream: ReadableStream<Uint8Array>;
-  /** Whether more than the limit arrived: a read that failed failed because of it. */
-  exceeded(): boolean;
-}
-
 /**
- * The body of `request`, refused with `tooLarge()` when its declared length is above `maxBytes`, or once
- * more than `maxBytes` actually arrive: Content-Length may be absent (chunked) or wrong.
+ * The whole body of `request`, refused with `tooLarge()` when its declared length is above `maxBytes`,
+ * or as soon as more than `maxBytes` actually arrived: Content-Length may be absent (chunked) or wrong.
+ * Read straight from the body's reader, with no stream in between: a body that arrives in one chunk (the
+ * ALB hands a Lambda target the whole body) is given back as that very chunk, never copied.
  *
- * @throws the limit's error when the declared length is already too large
+ * @throws the limit's error when the declared or the received length is above `maxBytes` (reading stops)
+ * @throws whatever reading the body throws (the client went away)
  */
-export function limitedBody(request: Request, maxBytes: number, tooLarge: () => HttpError): LimitedBody {
+export async function readLimitedBody(
+  request: Request,
+  maxBytes: number,
+  tooLarge: () => HttpError,
+): Promise<Buffer> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return Buffer.alloc(0);
+  const reader = request.body.getReader();
+  const chunks: Buffer[] = [];
   let received = 0;
-  const stream = (request.body ?? new Blob().stream()).pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        received += chunk.byteLength;
-        if (received > maxBytes) controller.error(tooLarge());
-        else controller.enqueue(chunk);
-      },
-    }),
-  );
-  return { stream, exceeded: () => received > maxBytes };
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    received += read.value.byteLength;
+    if (received > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength));
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
 }

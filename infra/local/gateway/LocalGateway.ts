@@ -350,8 +350,9 @@ async function forwardToOrigin(
     new Request(originUrl(forwarded.uri, query), {
       method: forwarded.method,
       headers,
-      ...(body && { body }),
-    }),
+      // As one chunk of a stream: a buffer given as the body would be copied whole first.
+      ...(body && { body: oneChunk(body), duplex: "half" }),
+    } as RequestInit),
   );
   const out: Record<string, string | string[]> = {};
   answer.headers.forEach((value, name) => {
@@ -364,4 +365,14 @@ async function forwardToOrigin(
   // The API behaviour's cache policy is CachingDisabled: every answer is a miss.
   response.writeHead(answer.status, { ...out, ...cors, "x-cache": "Miss from cloudfront" });
   response.end(payload);
+}
+
+/** A stream of `bytes` as its only chunk. */
+function oneChunk(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start: (controller) => {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
