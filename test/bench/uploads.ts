@@ -1,7 +1,9 @@
 /**
  * Upload benchmarks, each side by side in one run with a baseline, the client in a process of its own
  * (`uploadClient.ts`) and the gateway too (`npm start`'s own entry point, in a child process):
- * (1) a ~900 KB direct upload through the gateway against a node:http server that only drains the body;
+ * (1) a ~900 KB direct upload through the gateway against a node:http server that only drains the body,
+ * and against one that only writes it durably, as the file store writes every object (the floor of any
+ * upload that is answered once its bytes are on disk);
  * (2) a 10 MB presigned upload end to end (ticket, form POST to the gateway's storage door, polling until
  * the finalize step reports it ready) against a bare write of the same form through a node:http server
  * to disk; (3) the finalize step's peak RSS growth on a staged 10 MB and 40 MB object, each in a fresh
@@ -11,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +54,12 @@ export async function benchUploads(): Promise<void> {
       `median ${fixed(median(direct.refused), 1)} ms`,
       `(${ratio(direct.refused, direct.drain)} of (b): everything but the image check and the durable write)`,
     ],
+    [
+      "(d) a node:http server that writes it durably",
+      `median ${fixed(median(direct.durable), 1)} ms`,
+      `(${ratio(direct.durable, direct.drain)} of (b): the write alone, as the store makes it)`,
+    ],
+    ["(a)/(d) median ratio", ratio(direct.gateway, direct.durable), "(the gateway against that floor)"],
   ]);
   console.log(
     `\nuploads: ${END_TO_END_BYTES / MB} MB presigned upload end to end, ${PRESIGNED_RUNS} runs each, interleaved`,
@@ -81,7 +89,7 @@ export async function benchUploads(): Promise<void> {
 
 /** Both upload routes through `npm start`, each beside its baseline server, from one client process. */
 async function benchThroughGateway(): Promise<{
-  direct: { gateway: number[]; drain: number[]; refused: number[] };
+  direct: { gateway: number[]; drain: number[]; refused: number[]; durable: number[] };
   presigned: { gateway: number[]; disk: number[] };
 }> {
   const dataDir = await mkdtemp(join(tmpdir(), "bench-uploads-"));
@@ -95,6 +103,25 @@ async function benchThroughGateway(): Promise<{
       response.writeHead(201, { "content-type": "application/json" });
       response.end("{}");
     });
+  });
+  // What the file store does for every object, and nothing else: the body whole, then a temporary file
+  // written and flushed, renamed into place, and the directory flushed so the rename lasts.
+  const durable = await baseline(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const temp = join(dataDir, `durable-${randomUUID()}`);
+    const file = await open(temp, "wx");
+    try {
+      await file.writeFile(Buffer.concat(chunks));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temp, `${temp}.png`);
+    const directory = await open(dataDir, "r");
+    await directory.sync().finally(() => directory.close());
+    response.writeHead(201, { "content-type": "application/json" });
+    response.end("{}");
   });
   const disk = await baseline(async (request, response) => {
     await pipeline(request, createWriteStream(join(dataDir, `bare-${randomUUID()}`)));
@@ -111,6 +138,7 @@ async function benchThroughGateway(): Promise<{
         { kind: "form", name: "drain", url: drain.url },
         // The same request refused at the type check (415): edge, ALB, grant and form parse, no image work.
         { kind: "form", name: "refused", url: `${entryUrl}/images`, headers, expectStatus: 415, noise: true },
+        { kind: "form", name: "durable", url: durable.url },
       ],
     });
     const presigned = await runClient({
@@ -123,13 +151,19 @@ async function benchThroughGateway(): Promise<{
       ],
     });
     return {
-      direct: { gateway: direct.gateway ?? [], drain: direct.drain ?? [], refused: direct.refused ?? [] },
+      direct: {
+        gateway: direct.gateway ?? [],
+        drain: direct.drain ?? [],
+        refused: direct.refused ?? [],
+        durable: direct.durable ?? [],
+      },
       presigned: { gateway: presigned.gateway ?? [], disk: presigned.disk ?? [] },
     };
   } finally {
     gateway.child.kill("SIGTERM");
     await gateway.exited();
     await drain.stop();
+    await durable.stop();
     await disk.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
