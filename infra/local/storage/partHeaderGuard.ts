@@ -34,10 +34,16 @@ export function formBoundary(contentType: string): string | undefined {
 export function partHeaderGuard(boundary: string): Transform {
   const delimiter = Buffer.from(`\r\n--${boundary}`);
   // The first delimiter opens the body without the CRLF that precedes every later one.
-  let carry = Buffer.from("\r\n");
+  let carry: Buffer = Buffer.from("\r\n");
   let ended = false;
   const inspect = (chunk: Buffer): void => {
     if (ended) return;
+    // Most chunks are file data with no delimiter in them: those are searched where they lie, never
+    // copied. Only a chunk where a delimiter begins or ends is joined to what came before.
+    if (carry.length < delimiter.length && !delimiterIn(chunk)) {
+      carry = tail(carry, chunk, delimiter.length - 1);
+      return;
+    }
     let buffer = Buffer.concat([carry, chunk]);
     let position = 0;
     for (;;) {
@@ -68,6 +74,10 @@ export function partHeaderGuard(boundary: string): Transform {
       position = 0;
     }
   };
+  /** Whether a delimiter starts in `chunk`, or in the carried bytes and ends in it. */
+  const delimiterIn = (chunk: Buffer): boolean =>
+    chunk.includes(delimiter) ||
+    Buffer.concat([carry, chunk.subarray(0, delimiter.length - 1)]).includes(delimiter);
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       try {
@@ -78,6 +88,13 @@ export function partHeaderGuard(boundary: string): Transform {
       callback(null, chunk);
     },
   });
+}
+
+/** The last `length` bytes of `before` followed by `chunk`: a view of `chunk` when it is that long. */
+function tail(before: Buffer, chunk: Buffer, length: number): Buffer {
+  if (chunk.length >= length) return chunk.subarray(chunk.length - length);
+  const joined = Buffer.concat([before, chunk]);
+  return joined.subarray(Math.max(0, joined.length - length));
 }
 
 /** One part's header block, from just after its delimiter (transport padding, CRLF, then the lines). */
