@@ -44,6 +44,8 @@ const TEMP_DIRECTORY = ".tmp";
 const READ_CHUNK_BYTES = 1024 * 1024;
 /** How much of an arriving stream one write takes at least (see `BatchedWriter`). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** How much of an arriving stream is written before it is flushed to disk while more arrives. */
+const FLUSH_AHEAD_BYTES = 4 * 1024 * 1024;
 /** What S3 calls an object stored without a type. */
 const DEFAULT_CONTENT_TYPE = "binary/octet-stream";
 
@@ -669,12 +671,15 @@ async function syncDirectory(directory: string): Promise<void> {
 /**
  * Writes a stream's chunks to a file in batches of at least `WRITE_BATCH_BYTES`, one batch on its way
  * to disk while the next is gathered: a thread-pool round trip per network chunk (64 KiB) held a 10 MB
- * form's arrival back by the time of every write.
+ * form's arrival back by the time of every write. Every `FLUSH_AHEAD_BYTES` written are flushed while
+ * the rest arrives (`datasync`), so the flush that makes the file durable finds little left to do.
  */
 class BatchedWriter {
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private writing: Promise<void> = Promise.resolve();
+  private flushed: Promise<void> = Promise.resolve();
+  private unflushedBytes = 0;
 
   public constructor(private readonly file: FileHandle) {}
 
@@ -685,21 +690,38 @@ class BatchedWriter {
     if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 
-  /** Writes what is gathered and waits for every write. */
+  /**
+   * Writes what is gathered and waits for every write and early flush. A failed early flush fails the
+   * write: Linux reports a writeback error once per open file, so the final flush might not.
+   */
   public async end(): Promise<void> {
     await this.flush();
     await this.writing;
+    await this.flushed;
   }
 
   private async flush(): Promise<void> {
     await this.writing;
     const batch = this.batch;
+    const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
     if (batch.length === 0) return;
-    this.writing = writeAllOf(this.file, batch);
+    const written = writeAllOf(this.file, batch);
+    this.writing = written;
     // Awaited by the next flush or by `end`; until then a failure must not count as unhandled.
-    this.writing.catch(() => undefined);
+    written.catch(() => undefined);
+    this.unflushedBytes += bytes;
+    if (this.unflushedBytes >= FLUSH_AHEAD_BYTES) {
+      this.unflushedBytes = 0;
+      const before = this.flushed;
+      this.flushed = (async () => {
+        await before;
+        await written;
+        await this.file.datasync();
+      })();
+      this.flushed.catch(() => undefined);
+    }
   }
 }
 

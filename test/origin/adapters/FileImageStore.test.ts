@@ -211,9 +211,10 @@ describe("FileImageStore on the local disk", () => {
   });
 
   it("writes a stream of many chunks in batches, every byte in order, and stops mid-batch at maxBytes", async () => {
-    // Prepare: 3.5 MiB in network-sized chunks of unequal length, every byte telling its place
+    // Prepare: 5 MiB (past the first early flush) in network-sized chunks of unequal length, every byte
+    // telling its place
     const { Readable } = await import("node:stream");
-    const chunks = Array.from({ length: 56 }, (_, index) =>
+    const chunks = Array.from({ length: 80 }, (_, index) =>
       Buffer.from(Array.from({ length: 65_536 + (index % 3) * 7 }, (_, at) => (index * 31 + at) % 251)),
     );
     const whole = Buffer.concat(chunks);
