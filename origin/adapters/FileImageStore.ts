@@ -230,6 +230,27 @@ export class FileImageStore implements ImageStore {
     });
   }
 
+  /**
+   * Read straight into the one buffer, a MiB per read: no chunk is allocated on the way (fresh memory
+   * costs its page faults once more), and the version opened is the version read.
+   */
+  public async readAll(
+    key: string,
+    size: number,
+    options: ReadOptions = {},
+  ): Promise<Uint8Array | undefined> {
+    return this.withOpen(key, options, async (file, info) => {
+      if (info.size !== size) return undefined;
+      const bytes = Buffer.allocUnsafe(size);
+      for (let read = 0; read < size; ) {
+        const { bytesRead } = await file.read(bytes, read, Math.min(READ_CHUNK_BYTES, size - read), read);
+        if (bytesRead === 0) return undefined;
+        read += bytesRead;
+      }
+      return bytes;
+    });
+  }
+
   public async stream(
     key: string,
     options: ReadOptions = {},

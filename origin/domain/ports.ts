@@ -84,6 +84,12 @@ export interface ImageStore {
    */
   stream(key: string, options?: ReadOptions): Promise<AsyncIterable<Uint8Array> | undefined>;
   /**
+   * The whole object, which `head` measured at `size` bytes, read into one buffer of that size and
+   * nothing else: what is checked whole is held once. `undefined` when it is not there (that version),
+   * or turns out not to be `size` bytes long.
+   */
+  readAll(key: string, size: number, options?: ReadOptions): Promise<Uint8Array | undefined>;
+  /**
    * Copies `from` to `to` in the same bucket, store-side, with the options' metadata and the images' cache
    * lifetime. `false` when the source (that version) is gone, and nothing was written.
    */

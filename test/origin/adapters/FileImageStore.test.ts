@@ -134,13 +134,14 @@ describe("FileImageStore on the local disk", () => {
     // Act
     const start = await store.readStart("incoming/changed/x", 8, { ifMatch: old });
     const chunks = await store.stream("incoming/changed/x", { ifMatch: old });
+    const whole = await store.readAll("incoming/changed/x", pngBytes(3, 3, 4).byteLength, { ifMatch: old });
     const copied = await store.copy("incoming/changed/x", "dev/changed/x", {
       ifMatch: old,
       contentType: "image/png",
     });
 
     // Assess
-    expect([start, chunks, copied]).toEqual([undefined, undefined, false]);
+    expect([start, chunks, whole, copied]).toEqual([undefined, undefined, undefined, false]);
     expect(await store.head("dev/changed/x")).toBeUndefined();
   });
 

@@ -178,6 +178,25 @@ describe.each(ADAPTERS)("the ImageStore contract: %s", (_name, start) => {
     expect(Buffer.compare(Buffer.concat(chunks), bytes)).toBe(0);
   });
 
+  it("reads a whole object of the size measured into one buffer, and nothing of another size", async () => {
+    // Prepare: larger than one read of either adapter
+    const bytes = noisyPng(3 * 1024 * 1024);
+    await put("incoming/whole/big", bytes, "binary/octet-stream");
+
+    // Act
+    const whole = await store.readAll("incoming/whole/big", bytes.byteLength);
+    const shorter = await store.readAll("incoming/whole/big", bytes.byteLength - 1);
+    const longer = await store.readAll("incoming/whole/big", bytes.byteLength + 1);
+    const absent = await store.readAll("incoming/whole/nothing", 10);
+
+    // Assess
+    expect(whole?.byteLength).toBe(bytes.byteLength);
+    expect(Buffer.compare(Buffer.from(whole ?? []), bytes)).toBe(0);
+    expect(shorter).toBeUndefined();
+    expect(longer).toBeUndefined();
+    expect(absent).toBeUndefined();
+  });
+
   it("reads and copies the version its If-Match names", async () => {
     // Prepare
     const bytes = pngBytes(6, 6, 6);
@@ -190,9 +209,12 @@ describe.each(ADAPTERS)("the ImageStore contract: %s", (_name, start) => {
     for await (const chunk of (await store.stream("incoming/pinned/from", { ifMatch: eTag })) ?? [])
       chunks.push(chunk);
 
+    const whole = await store.readAll("incoming/pinned/from", bytes.byteLength, { ifMatch: eTag });
+
     // Assess
     expect(start).toEqual(bytes.subarray(0, 8));
     expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes));
+    expect(Buffer.from(whole ?? [])).toEqual(Buffer.from(bytes));
   });
 
   it("copies an object with the given type, leaving the source, and copies nothing that is not there", async () => {

@@ -97,11 +97,13 @@ describe("S3ImageStore on an S3-compatible server", () => {
     // Act
     const start = await changed.readStart("incoming/any", 16, pinned);
     const chunks = await changed.stream("incoming/any", pinned);
+    const whole = await changed.readAll("incoming/any", 16, pinned);
     const copied = await changed.copy("incoming/any", "dev/any", { ...pinned, contentType: "image/png" });
 
     // Assess
     expect(start).toBeUndefined();
     expect(chunks).toBeUndefined();
+    expect(whole).toBeUndefined();
     expect(copied).toBe(false);
   });
 
@@ -122,6 +124,7 @@ describe("S3ImageStore on an S3-compatible server", () => {
       broken.delete("k").catch((error: unknown) => error),
       broken.readStart("k", 16).catch((error: unknown) => error),
       broken.stream("k").catch((error: unknown) => error),
+      broken.readAll("k", 16).catch((error: unknown) => error),
       broken.copy("k", "l", { contentType: "image/png" }).catch((error: unknown) => error),
       (async () => {
         for await (const _object of broken.list("")) break;

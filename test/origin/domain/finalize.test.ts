@@ -172,19 +172,22 @@ describe.each(METADATA_ADAPTERS)("finalizing presigned uploads on %s metadata", 
     expect(Buffer.compare(Buffer.from(stored?.bytes ?? []), Buffer.from(bytes))).toBe(0);
   });
 
-  it("reads the type from a ranged read of the first bytes and hashes a stream, never the whole object", async () => {
+  it("reads the type from a ranged read of the first bytes, then the version measured once, into one buffer", async () => {
     // Prepare
-    const { key } = await staged(pngBytes(20, 20, 2));
+    const bytes = pngBytes(20, 20, 2);
+    const { key } = await staged(bytes);
     const readStart = vi.spyOn(origin.deps.images, "readStart");
-    const stream = vi.spyOn(origin.deps.images, "stream");
+    const readAll = vi.spyOn(origin.deps.images, "readAll");
     const get = vi.spyOn(origin.deps.images, "get");
 
     // Act
     await origin.notify(key);
 
     // Assess
-    expect(readStart).toHaveBeenCalledWith(key, 4100, { ifMatch: expect.stringMatching(/^"[0-9a-f]{32}"$/) });
-    expect(stream).toHaveBeenCalledTimes(1);
+    const pinned = { ifMatch: expect.stringMatching(/^"[0-9a-f]{32}"$/) };
+    expect(readStart).toHaveBeenCalledWith(key, 4100, pinned);
+    expect(readAll).toHaveBeenCalledTimes(1);
+    expect(readAll).toHaveBeenCalledWith(key, bytes.byteLength, pinned);
     expect(get).not.toHaveBeenCalled();
   });
 
@@ -448,7 +451,7 @@ describe.each(METADATA_ADAPTERS)("finalizing presigned uploads on %s metadata", 
 
   it.each([
     ["its first bytes are read", "readStart"],
-    ["its bytes are hashed", "stream"],
+    ["its bytes are read", "readAll"],
     ["it is copied", "copy"],
   ] as const)(
     "does nothing with an object that changed or went before %s, leaving it to its own notification",
