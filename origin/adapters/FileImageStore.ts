@@ -708,7 +708,7 @@ class BatchedWriter {
   public async add(chunk: Buffer): Promise<void> {
     this.batch.push(chunk);
     this.batchBytes += chunk.byteLength;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.writeBatch();
   }
 
   /**
@@ -716,12 +716,13 @@ class BatchedWriter {
    * write: Linux reports a writeback error once per open file, so the final flush might not.
    */
   public async end(): Promise<void> {
-    await this.flush();
+    await this.writeBatch();
     await this.writing;
     await this.flushed;
   }
 
-  private async flush(): Promise<void> {
+  /** Starts writing what is gathered once the batch before it is written; flushes ahead when due. */
+  private async writeBatch(): Promise<void> {
     await this.writing;
     const batch = this.batch;
     const bytes = this.batchBytes;
@@ -730,7 +731,7 @@ class BatchedWriter {
     if (batch.length === 0) return;
     const written = writeAllOf(this.file, batch);
     this.writing = written;
-    // Awaited by the next flush or by `end`; until then a failure must not count as unhandled.
+    // Awaited by the next batch or by `end`; until then a failure must not count as unhandled.
     written.catch(() => undefined);
     this.unflushedBytes += bytes;
     if (this.unflushedBytes >= FLUSH_AHEAD_BYTES) {

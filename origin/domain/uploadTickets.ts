@@ -1,4 +1,4 @@
-import { BadRequestError, HttpError, NotFoundError } from "../../contract/errors";
+import { BadRequestError, NotFoundError } from "../../contract/errors";
 import { stagingKeyOf } from "../../contract/keys";
 import type { EntryRef, UploadRef } from "../../contract/types";
 import { readLimitedBody } from "../http/requestBody";
@@ -58,16 +58,13 @@ export const EXPIRED_UPLOAD: UploadError = {
 export async function readUploadRequest(request: Request, maxImageBytes: number): Promise<UploadRequest> {
   const tooLarge = () =>
     new PayloadTooLargeError(`The request body may be at most ${MAX_UPLOAD_REQUEST_BYTES} bytes.`);
-  const body = await readLimitedBody(request, MAX_UPLOAD_REQUEST_BYTES, tooLarge).catch((error: unknown) => {
-    // The limit's own refusal; anything else is a body that could not be read.
-    if (error instanceof HttpError) throw error;
-    throw invalid('The request body must be JSON {"name", "size"}.');
-  });
+  const notJson = () => invalid('The request body must be JSON {"name", "size"}.');
+  const body = await readLimitedBody(request, MAX_UPLOAD_REQUEST_BYTES, { tooLarge, unreadable: notJson });
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(body));
   } catch {
-    throw invalid('The request body must be JSON {"name", "size"}.');
+    throw notJson();
   }
   const { name, size } = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
     name?: unknown;

@@ -1,5 +1,5 @@
 import busboy from "busboy";
-import { BadRequestError, HttpError } from "../../contract/errors";
+import { BadRequestError } from "../../contract/errors";
 import { MULTIPART_OVERHEAD_BYTES } from "../domain/constants";
 import { EmptyFileError, type PayloadTooLargeError } from "../domain/errors";
 import { imageName } from "../domain/names";
@@ -40,14 +40,9 @@ export async function readUploadForm(request: Request, limits: UploadFormLimits)
   if (!MULTIPART.test(contentType) || !request.body) {
     throw invalid("A direct upload is multipart/form-data with one file part named file.");
   }
-  const body = await readLimitedBody(
-    request,
-    limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES,
-    limits.tooLarge,
-  ).catch((error: unknown) => {
-    // The limit's own refusal; anything else is a body that could not be read.
-    if (error instanceof HttpError) throw error;
-    throw invalid("The multipart body could not be read.");
+  const body = await readLimitedBody(request, limits.maxFileBytes + MULTIPART_OVERHEAD_BYTES, {
+    tooLarge: limits.tooLarge,
+    unreadable: () => invalid("The multipart body could not be read."),
   });
   let parts: FormPart[];
   try {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { BadRequestError } from "../../../contract/errors";
 import { PayloadTooLargeError } from "../../../origin/domain/errors";
 import { readLimitedBody } from "../../../origin/http/requestBody";
 
 const LIMIT = 1000;
 const TOO_LARGE = new PayloadTooLargeError("At most 1000 bytes.");
-const tooLarge = () => TOO_LARGE;
+const UNREADABLE = new BadRequestError("invalid_upload", "The body could not be read.");
+const refusals = { tooLarge: () => TOO_LARGE, unreadable: () => UNREADABLE };
 
 /** A POST whose body arrives in `chunks` of the given sizes, streamed, with `headers`. */
 function streamed(chunks: readonly number[], headers: Record<string, string> = {}): Request {
@@ -27,7 +29,7 @@ function streamed(chunks: readonly number[], headers: Record<string, string> = {
 /** Every byte of `request`'s body within the limit, or what reading it threw. */
 async function read(request: Request): Promise<Uint8Array | unknown> {
   try {
-    return new Uint8Array(await readLimitedBody(request, LIMIT, tooLarge));
+    return new Uint8Array(await readLimitedBody(request, LIMIT, refusals));
   } catch (error) {
     return error;
   }
@@ -65,7 +67,7 @@ describe("readLimitedBody", () => {
     } as RequestInit);
 
     // Act
-    const bytes = await readLimitedBody(request, LIMIT, tooLarge);
+    const bytes = await readLimitedBody(request, LIMIT, refusals);
 
     // Assess
     expect(bytes.buffer).toBe(chunk.buffer);
@@ -119,6 +121,29 @@ describe("readLimitedBody", () => {
 
     // Assess
     expect(outcome).toBe(TOO_LARGE);
+  });
+
+  it("refuses a body cut off before its end as unreadable", async () => {
+    // Prepare: the client goes away after the first chunk
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        pulls += 1;
+        if (pulls === 1) controller.enqueue(new Uint8Array(10));
+        else controller.error(new Error("socket hang up"));
+      },
+    });
+    const request = new Request("http://origin/upload", {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
+
+    // Act
+    const outcome = await read(request);
+
+    // Assess
+    expect(outcome).toBe(UNREADABLE);
   });
 
   it("reads a request without a body as empty", async () => {
