@@ -11,6 +11,15 @@ export function quantile(samples: readonly number[], q: number): number {
 
 export const median = (samples: readonly number[]): number => quantile(samples, 0.5);
 
+/**
+ * The median of `a[i] / b[i]`: how two things measured in interleaved pairs compare. Each pair ran
+ * under the same conditions, so the machine's slow spells cancel out; a ratio of two medians does not
+ * (on this machine, one of two medians sometimes moved by 1.5× between runs while the other held).
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.slice(0, b.length).map((value, index) => value / (b[index] as number)));
+}
+
 /** Times `iterations` sequential calls of `run` (after `prepare`, which is not timed), in microseconds. */
 export async function timeCalls<T>(
   iterations: number,

@@ -29,7 +29,7 @@ import { VARIANT_ENCODER_SETTINGS } from "../../origin/domain/variants";
 import { ACCESS, CONTEXT, ENTRY, loadEvent, makeKey, withToken } from "../support/edge";
 import { FaultyJournalsApi } from "../support/journalsApi";
 import { DEMO_ENTRY, startDemoGateway } from "./demoGateway";
-import { fixed, median, report, timeCalls, timed } from "./stats";
+import { fixed, median, pairedRatio, report, timeCalls, timed } from "./stats";
 
 /** What Chromium sends for an `<img>`. */
 const CHROMIUM_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
@@ -144,7 +144,7 @@ export async function benchVariants(): Promise<void> {
       ["(b) bare sharp, same resize+encode", `${fixed(median(bareMs), 1)} ms`, "(baseline)"],
       [
         "(b) ratio, median of the twelve pairs",
-        `${fixed(median(firstMs.map((ms, index) => ms / (bareMs[index] as number))), 2)}×`,
+        `${fixed(pairedRatio(firstMs, bareMs), 2)}×`,
         `(goal ≤ 1.3×; the ratio of the two medians above: ${fixed(median(firstMs) / median(bareMs), 2)}×)`,
       ],
       ["(c) second read of the variant", `median ${fixed(median(variantReads), 0)} µs`, `(${READS} reads)`],
