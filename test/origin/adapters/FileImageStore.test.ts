@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ROOT } from "../../../infra/aws/bundle";
 import { FileImageStore } from "../../../origin/adapters/FileImageStore";
 import { FILE_STORE_CRASH_KEYS, fileStoreVersion } from "../../support/fileStoreVersions";
@@ -232,6 +232,31 @@ describe("FileImageStore on the local disk", () => {
     const stored = await readFile(join(root, "incoming/pending/batched"));
     expect(stored.equals(whole)).toBe(true);
     expect(tooLarge).toMatchObject({ name: "ObjectTooLargeError" });
+    expect(await readdir(join(root, ".tmp"))).toEqual([]);
+  });
+
+  it("flushes a long stream to disk while it arrives, and a failed early flush fails the write", async () => {
+    // Prepare: 9 MiB, two early flushes' worth; file handles share one prototype
+    const { Readable } = await import("node:stream");
+    const chunks = Array.from({ length: 144 }, (_, index) => Buffer.alloc(65_536, index));
+    const probe = await open(join(parent, "probe"), "w");
+    const handles = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = vi.spyOn(handles, "datasync");
+
+    // Act
+    const pending = await store.prepareFrom(Readable.from(chunks), 16 * 1024 * 1024);
+    const flushes = datasync.mock.calls.length;
+    await pending.discard();
+    datasync.mockRejectedValueOnce(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+    const failed = await store
+      .prepareFrom(Readable.from(chunks), 16 * 1024 * 1024)
+      .catch((error: unknown) => error);
+    datasync.mockRestore();
+
+    // Assess
+    expect(flushes).toBe(2);
+    expect(failed).toMatchObject({ status: 502, code: "storage_unavailable" });
     expect(await readdir(join(root, ".tmp"))).toEqual([]);
   });
 });
