@@ -164,17 +164,9 @@ export class FileImageStore implements ImageStore {
    * @throws {ObjectTooLargeError} as soon as `source` has given more than `maxBytes` (nothing is kept)
    */
   public async prepareFrom(source: Readable, maxBytes: number): Promise<PendingObject> {
-    const pending = await this.prepare(async (file) => {
-      const writer = new BatchedWriter(file);
-      let size = 0;
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        size += chunk.byteLength;
-        // Leaving the loop destroys the source: nothing more of it is read.
-        if (size > maxBytes) throw new ObjectTooLargeError(maxBytes);
-        await writer.add(chunk);
-      }
-      await writer.end();
-    });
+    const pending = await this.prepare((file) =>
+      writeChunks(file, source as AsyncIterable<Buffer>, maxBytes),
+    );
     return {
       size: pending.size,
       eTag: pending.eTag,
@@ -495,14 +487,8 @@ export class FileImageStore implements ImageStore {
         throw new StorageUnavailableError("The image store could not copy the image.", error);
       }
     }
-    const copied = await this.prepare(async (target) => {
-      for await (const chunk of file.createReadStream({
-        start: 0,
-        autoClose: false,
-      }) as AsyncIterable<Buffer>)
-        await writeAll(target, chunk);
-    }, info.eTag);
-    return copied;
+    const chunks = file.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK_BYTES });
+    return this.prepare((target) => writeChunks(target, chunks as AsyncIterable<Buffer>), info.eTag);
   }
 
   /** Opens the current version at `path`, if it matches `options.ifMatch`; the caller closes the handle. */
@@ -687,6 +673,27 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Writes every chunk of `source` to `file` (see `BatchedWriter`), at most `maxBytes` of them.
+ *
+ * @throws {ObjectTooLargeError} as soon as `source` has given more than `maxBytes` (it is destroyed)
+ */
+async function writeChunks(
+  file: FileHandle,
+  source: AsyncIterable<Buffer>,
+  maxBytes = Infinity,
+): Promise<void> {
+  const writer = new BatchedWriter(file);
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    // Leaving the loop destroys the source: nothing more of it is read.
+    if (size > maxBytes) throw new ObjectTooLargeError(maxBytes);
+    await writer.add(chunk);
+  }
+  await writer.end();
 }
 
 /**
